@@ -1,0 +1,353 @@
+//! The one record type every source decodes into, whatever its encoding.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use crate::{pickle, DecodeError, Encoding, Key, KeyError, Topic};
+
+/// Bounds on what one message may cost the daemon.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest body accepted, in bytes.
+    pub max_body: usize,
+    /// Deepest nesting of maps and lists accepted.
+    pub max_depth: usize,
+    /// Most values a pickle body may expand to (shared references included),
+    /// so that a small pickle cannot build an exponentially large tree.
+    pub max_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body: 1 << 20,
+            // serde_json's own recursion limit; pickle is held to the same.
+            max_depth: 128,
+            max_nodes: 200_000,
+        }
+    }
+}
+
+/// Which scope event a record is. Opening is implied by `seq == 0`; closing
+/// and failing need the `scope_event` field that our clients send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeEvent {
+    Open,
+    Close,
+    Fail,
+}
+
+impl ScopeEvent {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ScopeEvent::Open => "open",
+            ScopeEvent::Close => "close",
+            ScopeEvent::Fail => "fail",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ScopeEvent> {
+        match text {
+            "open" => Some(ScopeEvent::Open),
+            "close" => Some(ScopeEvent::Close),
+            "fail" => Some(ScopeEvent::Fail),
+            _ => None,
+        }
+    }
+}
+
+/// A decoded record: the whole body, kept as JSON text so no field is ever
+/// lost, plus the fields the daemon indexes and routes on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub topic: Topic,
+    /// Every field of the body as a JSON object, unknown fields included.
+    pub body: String,
+    /// `created`, seconds since the epoch, if the sender set it.
+    pub created: Option<f64>,
+    pub levelno: i64,
+    pub levelname: String,
+    /// The logger name (`name`).
+    pub logger: String,
+    pub message: String,
+    pub hostname: String,
+    pub process: Option<i64>,
+    /// `context.key`, when the record was logged inside a scope.
+    pub key: Option<Key>,
+    /// Set when `context.key` was present but malformed; the record is then
+    /// kept as an unscoped record rather than dropped.
+    pub key_error: Option<KeyError>,
+    pub event: Option<ScopeEvent>,
+    /// `scope_duration`, seconds, on closing and failing records.
+    pub duration: Option<f64>,
+}
+
+/// Decodes one two-frame message body under `topic`.
+pub fn decode(topic: Topic, body: &[u8], limits: &Limits) -> Result<Record, DecodeError> {
+    if body.len() > limits.max_body {
+        return Err(DecodeError::TooLarge {
+            size: body.len(),
+            limit: limits.max_body,
+        });
+    }
+    match topic.encoding {
+        Encoding::Json => decode_json(topic, body, limits),
+        Encoding::Pickle => {
+            let value = pickle::to_json(body, limits)?;
+            let Value::Object(map) = value else {
+                return Err(DecodeError::NotAMap(json_kind(&value)));
+            };
+            Ok(from_map(topic, map))
+        }
+    }
+}
+
+/// The fields we read from a JSON body. Everything else is skipped here and
+/// kept in `Record::body` verbatim. Fields are taken raw so that a sender
+/// that puts a string where we expect a number loses nothing but that field.
+#[derive(Deserialize)]
+struct WireFields<'a> {
+    #[serde(borrow)]
+    name: Option<&'a RawValue>,
+    #[serde(borrow)]
+    msg: Option<&'a RawValue>,
+    #[serde(borrow)]
+    message: Option<&'a RawValue>,
+    #[serde(borrow)]
+    levelno: Option<&'a RawValue>,
+    #[serde(borrow)]
+    levelname: Option<&'a RawValue>,
+    #[serde(borrow)]
+    created: Option<&'a RawValue>,
+    #[serde(borrow)]
+    hostname: Option<&'a RawValue>,
+    #[serde(borrow)]
+    process: Option<&'a RawValue>,
+    #[serde(borrow)]
+    context: Option<&'a RawValue>,
+    #[serde(borrow)]
+    scope_event: Option<&'a RawValue>,
+    #[serde(borrow)]
+    scope_duration: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct ContextKey<'a> {
+    #[serde(borrow)]
+    key: Option<&'a RawValue>,
+}
+
+fn decode_json(topic: Topic, body: &[u8], limits: &Limits) -> Result<Record, DecodeError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|e| DecodeError::InvalidJson(format!("not UTF-8: {e}")))?;
+    match text.trim_start().as_bytes().first() {
+        Some(b'{') => {}
+        Some(b'[') => return Err(DecodeError::NotAMap("a list")),
+        Some(b'"') => return Err(DecodeError::NotAMap("a string")),
+        Some(b'0'..=b'9' | b'-') => return Err(DecodeError::NotAMap("a number")),
+        Some(b't' | b'f') => return Err(DecodeError::NotAMap("a boolean")),
+        Some(b'n') => return Err(DecodeError::NotAMap("null")),
+        _ => return Err(DecodeError::InvalidJson("empty or not JSON".into())),
+    }
+    check_json_depth(text.as_bytes(), limits.max_depth)?;
+    let wire: WireFields<'_> = serde_json::from_str(text).map_err(json_error)?;
+
+    let levelno = wire.levelno.and_then(raw_i64);
+    let levelname = wire.levelname.and_then(raw_string);
+    let (levelno, levelname) = level_pair(levelno, levelname);
+    let message = wire
+        .message
+        .and_then(raw_string)
+        .or_else(|| wire.msg.map(raw_text))
+        .unwrap_or_default();
+    let (key, key_error) = match wire.context {
+        Some(ctx) if ctx.get().starts_with('{') => {
+            match serde_json::from_str::<ContextKey<'_>>(ctx.get()) {
+                Ok(ContextKey { key: Some(k) }) => parse_key(raw_string(k).as_deref()),
+                _ => (None, None),
+            }
+        }
+        _ => (None, None),
+    };
+    let event = scope_event(
+        wire.scope_event.and_then(raw_string).as_deref(),
+        key.as_ref(),
+    );
+    Ok(Record {
+        topic,
+        body: text.to_owned(),
+        created: wire.created.and_then(raw_f64),
+        levelno,
+        levelname,
+        logger: wire.name.and_then(raw_string).unwrap_or_default(),
+        message,
+        hostname: wire.hostname.and_then(raw_string).unwrap_or_default(),
+        process: wire.process.and_then(raw_i64),
+        key,
+        key_error,
+        event,
+        duration: wire.scope_duration.and_then(raw_f64),
+    })
+}
+
+/// serde_json stops at its own recursion limit, but only for values it
+/// builds; this scan holds skipped values (and our own limit) to the same
+/// bound without recursing.
+fn check_json_depth(bytes: &[u8], limit: usize) -> Result<(), DecodeError> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > limit {
+                    return Err(DecodeError::TooDeep { limit });
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn json_error(e: serde_json::Error) -> DecodeError {
+    DecodeError::InvalidJson(e.to_string())
+}
+
+fn raw_string(raw: &RawValue) -> Option<String> {
+    serde_json::from_str::<String>(raw.get()).ok()
+}
+
+/// A field as text whatever its JSON type: strings unquoted, others as JSON.
+fn raw_text(raw: &RawValue) -> String {
+    raw_string(raw).unwrap_or_else(|| raw.get().to_owned())
+}
+
+fn raw_i64(raw: &RawValue) -> Option<i64> {
+    let text = raw.get();
+    text.parse::<i64>()
+        .ok()
+        .or_else(|| text.parse::<f64>().ok().map(|f| f as i64))
+}
+
+fn raw_f64(raw: &RawValue) -> Option<f64> {
+    raw.get().parse::<f64>().ok()
+}
+
+fn parse_key(text: Option<&str>) -> (Option<Key>, Option<KeyError>) {
+    match text.map(Key::parse) {
+        Some(Ok(k)) => (Some(k), None),
+        Some(Err(e)) => (None, Some(e)),
+        None => (None, None),
+    }
+}
+
+fn scope_event(marker: Option<&str>, key: Option<&Key>) -> Option<ScopeEvent> {
+    key?;
+    match marker.and_then(ScopeEvent::parse) {
+        Some(e) => Some(e),
+        None if key.is_some_and(|k| k.seq == 0) => Some(ScopeEvent::Open),
+        None => None,
+    }
+}
+
+/// Python's level names, so a record with only one of the pair gets both.
+fn level_pair(levelno: Option<i64>, levelname: Option<String>) -> (i64, String) {
+    match (levelno, levelname) {
+        (Some(n), Some(name)) => (n, name),
+        (Some(n), None) => (n, level_name(n).to_owned()),
+        (None, Some(name)) => (level_number(&name).unwrap_or(0), name),
+        (None, None) => (0, "NOTSET".to_owned()),
+    }
+}
+
+pub fn level_name(levelno: i64) -> &'static str {
+    match levelno {
+        n if n >= 50 => "CRITICAL",
+        n if n >= 40 => "ERROR",
+        n if n >= 30 => "WARNING",
+        n if n >= 20 => "INFO",
+        n if n >= 10 => "DEBUG",
+        _ => "NOTSET",
+    }
+}
+
+pub fn level_number(name: &str) -> Option<i64> {
+    Some(match name.to_ascii_uppercase().as_str() {
+        "CRITICAL" | "FATAL" => 50,
+        "ERROR" => 40,
+        "WARNING" | "WARN" => 30,
+        "INFO" => 20,
+        "DEBUG" => 10,
+        "TRACE" => 5,
+        "NOTSET" => 0,
+        _ => return None,
+    })
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    }
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Builds a record from an already decoded map (the pickle path).
+pub fn from_map(topic: Topic, map: Map<String, Value>) -> Record {
+    let str_of = |k: &str| map.get(k).and_then(Value::as_str).map(str::to_owned);
+    let int_of = |k: &str| {
+        map.get(k)
+            .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
+    };
+    let (levelno, levelname) = level_pair(int_of("levelno"), str_of("levelname"));
+    let message = str_of("message")
+        .or_else(|| map.get("msg").map(value_text))
+        .unwrap_or_default();
+    let key_text = map
+        .get("context")
+        .and_then(|c| c.get("key"))
+        .and_then(Value::as_str);
+    let (key, key_error) = parse_key(key_text);
+    let event = scope_event(str_of("scope_event").as_deref(), key.as_ref());
+    Record {
+        topic,
+        created: map.get("created").and_then(Value::as_f64),
+        levelno,
+        levelname,
+        logger: str_of("name").unwrap_or_default(),
+        message,
+        hostname: str_of("hostname").unwrap_or_default(),
+        process: int_of("process"),
+        key,
+        key_error,
+        event,
+        duration: map.get("scope_duration").and_then(Value::as_f64),
+        body: Value::Object(map).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

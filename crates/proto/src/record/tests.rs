@@ -1,0 +1,128 @@
+use super::*;
+use crate::{Kind, System};
+
+const U: &str = "e252a11f-d33d-483d-ba08-bc8f642b2f10";
+
+fn plj() -> Topic {
+    Topic::new(System::Production, Kind::Log, Encoding::Json)
+}
+
+fn tutorial_body(key: &str, message: &str) -> String {
+    format!(
+        r#"{{"context": {{"key": "{key}", "user": "leo"}}, "filename": "example.py",
+        "funcName": "main", "stack_info": null, "args": null, "process": 6156,
+        "hostname": "obelix", "msecs": 148.06, "message": "{message}", "name": "root",
+        "module": "example", "thread": 139753641113344, "msg": "{message}", "lineno": 13,
+        "threadName": "MainThread", "exc_text": null, "exc_info": null, "levelno": 20,
+        "asctime": "2018-04-18 23:03:19,148", "relativeCreated": 379328.7,
+        "levelname": "INFO", "processName": "MainProcess", "created": 1524085399.148067,
+        "pathname": "/home/leo/src/distlog/example.py", "taskName": null}}"#
+    )
+}
+
+#[test]
+fn a_tutorial_record_decodes_with_every_indexed_field() {
+    let body = tutorial_body(&format!("0@{U}"), "toplevel");
+    let r = decode(plj(), body.as_bytes(), &Limits::default()).expect("decodes");
+    assert_eq!(r.logger, "root");
+    assert_eq!(r.levelno, 20);
+    assert_eq!(r.levelname, "INFO");
+    assert_eq!(r.message, "toplevel");
+    assert_eq!(r.hostname, "obelix");
+    assert_eq!(r.process, Some(6156));
+    assert_eq!(r.created, Some(1524085399.148067));
+    assert_eq!(r.event, Some(ScopeEvent::Open), "seq 0 opens its scope");
+    let key = r.key.expect("key");
+    assert_eq!((key.seq, key.scope.root.as_str()), (0, U));
+    // Unknown fields survive in the stored body.
+    let kept: Value = serde_json::from_str(&r.body).expect("body is JSON");
+    assert_eq!(kept["taskName"], Value::Null);
+    assert_eq!(kept["context"]["user"], "leo");
+}
+
+#[test]
+fn closing_records_carry_their_event_and_duration() {
+    let body = format!(
+        r#"{{"message": "subtask done", "levelno": 20, "scope_event": "close",
+        "scope_duration": 0.25, "context": {{"key": "2@{U}/1", "arg": 42}}}}"#
+    );
+    let r = decode(plj(), body.as_bytes(), &Limits::default()).expect("decodes");
+    assert_eq!(r.event, Some(ScopeEvent::Close));
+    assert_eq!(r.duration, Some(0.25));
+    assert_eq!(r.key.expect("key").scope.path, vec![1]);
+}
+
+#[test]
+fn a_record_outside_any_scope_has_no_key() {
+    let r = decode(plj(), br#"{"message": "all done", "context": null}"#, &Limits::default())
+        .expect("decodes");
+    assert!(r.key.is_none() && r.event.is_none() && r.key_error.is_none());
+}
+
+#[test]
+fn a_malformed_key_keeps_the_record_unscoped() {
+    let body = br#"{"message": "m", "context": {"key": "zero@"}}"#;
+    let r = decode(plj(), body, &Limits::default()).expect("record kept");
+    assert!(r.key.is_none());
+    assert!(r.key_error.is_some());
+}
+
+#[test]
+fn fields_of_the_wrong_type_lose_only_themselves() {
+    let body = br#"{"message": ["not", "text"], "msg": "fallback", "levelno": "high",
+        "levelname": "WARNING", "process": "x", "name": 7}"#;
+    let r = decode(plj(), body, &Limits::default()).expect("record kept");
+    assert_eq!(r.message, "fallback");
+    assert_eq!((r.levelno, r.levelname.as_str()), (30, "WARNING"));
+    assert_eq!(r.process, None);
+    assert_eq!(r.logger, "");
+}
+
+#[test]
+fn any_map_is_a_record() {
+    let r = decode(plj(), br#"{"a": {"b": [1, 2, {"c": null}]}}"#, &Limits::default())
+        .expect("decodes");
+    assert_eq!(r.levelname, "NOTSET");
+    assert_eq!(r.message, "");
+}
+
+#[test]
+fn bad_json_is_rejected_with_a_specific_reason() {
+    let limits = Limits::default();
+    let cases: [(&[u8], &str); 8] = [
+        (b"", "invalid_json"),
+        (b"{\"a\": ", "invalid_json"),
+        (b"\xff\xfe{}", "invalid_json"),
+        (b"[1, 2]", "not_a_map"),
+        (b"\"text\"", "not_a_map"),
+        (b"42", "not_a_map"),
+        (b"null", "not_a_map"),
+        (b"{\"a\": 1} trailing", "invalid_json"),
+    ];
+    for (body, reason) in cases {
+        let err = decode(plj(), body, &limits).expect_err("must be rejected");
+        assert_eq!(err.reason(), reason, "{body:?}: {err}");
+    }
+}
+
+#[test]
+fn deeply_nested_json_is_rejected_without_overflowing_the_stack() {
+    let depth = 100_000;
+    let body = format!("{{\"a\": {}{}}}", "[".repeat(depth), "]".repeat(depth));
+    let err = decode(plj(), body.as_bytes(), &Limits::default()).expect_err("too deep");
+    assert_eq!(err.reason(), "too_deep");
+    // Brackets inside strings do not count.
+    let body = format!("{{\"a\": \"{}\"}}", "[".repeat(depth));
+    decode(plj(), body.as_bytes(), &Limits::default()).expect("a string is flat");
+}
+
+#[test]
+fn oversized_bodies_are_rejected_before_parsing() {
+    let limits = Limits {
+        max_body: 64,
+        ..Limits::default()
+    };
+    let body = format!("{{\"message\": \"{}\"}}", "x".repeat(100));
+    let err = decode(plj(), body.as_bytes(), &limits).expect_err("too large");
+    assert_eq!(err.reason(), "too_large");
+}
