@@ -106,30 +106,60 @@ pub fn decode(topic: Topic, body: &[u8], limits: &Limits) -> Result<Record, Deco
 /// The fields we read from a JSON body. Everything else is skipped here and
 /// kept in `Record::body` verbatim. Fields are taken raw so that a sender
 /// that puts a string where we expect a number loses nothing but that field.
-#[derive(Deserialize)]
+/// A repeated key is legal JSON; as in Python's `json.loads`, the last wins.
+#[derive(Default)]
 struct WireFields<'a> {
-    #[serde(borrow)]
     name: Option<&'a RawValue>,
-    #[serde(borrow)]
     msg: Option<&'a RawValue>,
-    #[serde(borrow)]
     message: Option<&'a RawValue>,
-    #[serde(borrow)]
     levelno: Option<&'a RawValue>,
-    #[serde(borrow)]
     levelname: Option<&'a RawValue>,
-    #[serde(borrow)]
     created: Option<&'a RawValue>,
-    #[serde(borrow)]
     hostname: Option<&'a RawValue>,
-    #[serde(borrow)]
     process: Option<&'a RawValue>,
-    #[serde(borrow)]
     context: Option<&'a RawValue>,
-    #[serde(borrow)]
     scope_event: Option<&'a RawValue>,
-    #[serde(borrow)]
     scope_duration: Option<&'a RawValue>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for WireFields<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = WireFields<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut m: M,
+            ) -> Result<Self::Value, M::Error> {
+                let mut w = WireFields::default();
+                while let Some(key) = m.next_key::<std::borrow::Cow<'de, str>>()? {
+                    let slot = match key.as_ref() {
+                        "name" => &mut w.name,
+                        "msg" => &mut w.msg,
+                        "message" => &mut w.message,
+                        "levelno" => &mut w.levelno,
+                        "levelname" => &mut w.levelname,
+                        "created" => &mut w.created,
+                        "hostname" => &mut w.hostname,
+                        "process" => &mut w.process,
+                        "context" => &mut w.context,
+                        "scope_event" => &mut w.scope_event,
+                        "scope_duration" => &mut w.scope_duration,
+                        _ => {
+                            m.next_value::<serde::de::IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    *slot = Some(m.next_value()?);
+                }
+                Ok(w)
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
+    }
 }
 
 #[derive(Deserialize)]

@@ -54,8 +54,12 @@ fn closing_records_carry_their_event_and_duration() {
 
 #[test]
 fn a_record_outside_any_scope_has_no_key() {
-    let r = decode(plj(), br#"{"message": "all done", "context": null}"#, &Limits::default())
-        .expect("decodes");
+    let r = decode(
+        plj(),
+        br#"{"message": "all done", "context": null}"#,
+        &Limits::default(),
+    )
+    .expect("decodes");
     assert!(r.key.is_none() && r.event.is_none() && r.key_error.is_none());
 }
 
@@ -80,8 +84,12 @@ fn fields_of_the_wrong_type_lose_only_themselves() {
 
 #[test]
 fn any_map_is_a_record() {
-    let r = decode(plj(), br#"{"a": {"b": [1, 2, {"c": null}]}}"#, &Limits::default())
-        .expect("decodes");
+    let r = decode(
+        plj(),
+        br#"{"a": {"b": [1, 2, {"c": null}]}}"#,
+        &Limits::default(),
+    )
+    .expect("decodes");
     assert_eq!(r.levelname, "NOTSET");
     assert_eq!(r.message, "");
 }
@@ -125,4 +133,15 @@ fn oversized_bodies_are_rejected_before_parsing() {
     let body = format!("{{\"message\": \"{}\"}}", "x".repeat(100));
     let err = decode(plj(), body.as_bytes(), &limits).expect_err("too large");
     assert_eq!(err.reason(), "too_large");
+}
+
+#[test]
+fn a_repeated_field_is_legal_json_and_the_last_one_wins() {
+    let r = decode(
+        plj(),
+        br#"{"levelno": 10, "levelno": 40, "message": "m"}"#,
+        &Limits::default(),
+    )
+    .expect("duplicates are legal JSON");
+    assert_eq!(r.levelno, 40);
 }

@@ -1,0 +1,381 @@
+use distlog_proto::{decode, Limits, Record, Topic};
+
+use crate::{Entry, RecordFilter, ScopeNode, Status, Store, TaskFilter};
+
+const U: &str = "e252a11f-d33d-483d-ba08-bc8f642b2f10";
+
+fn rec(key: Option<&str>, message: &str, extra: &str, created: f64) -> Record {
+    let context = match key {
+        Some(k) => format!(r#"{{"key": "{k}", "user": "leo"}}"#),
+        None => "null".to_owned(),
+    };
+    let body = format!(
+        r#"{{"name": "root", "levelno": 20, "levelname": "INFO", "message": {message:?},
+        "created": {created}, "hostname": "obelix", "process": 6156, "context": {context}{extra}}}"#
+    );
+    decode(
+        Topic::parse(b"PLJ").expect("topic"),
+        body.as_bytes(),
+        &Limits::default(),
+    )
+    .expect("valid record")
+}
+
+/// The tutorial's seven records, in the order the tutorial sends them.
+fn tutorial() -> Vec<Record> {
+    vec![
+        rec(
+            Some(&format!("0@{U}")),
+            "toplevel",
+            r#","scope_event": "open""#,
+            1.0,
+        ),
+        rec(Some(&format!("1@{U}")), "into task", "", 1.1),
+        rec(
+            Some(&format!("0@{U}/1")),
+            "subtask",
+            r#","scope_event": "open""#,
+            1.2,
+        ),
+        rec(Some(&format!("1@{U}/1")), "into task", "", 1.3),
+        rec(
+            Some(&format!("2@{U}/1")),
+            "subtask done",
+            r#","scope_event": "close", "scope_duration": 0.2"#,
+            1.4,
+        ),
+        rec(
+            Some(&format!("2@{U}")),
+            "toplevel",
+            r#","scope_event": "close", "scope_duration": 0.5"#,
+            1.5,
+        ),
+        rec(None, "all done", "", 1.6),
+    ]
+}
+
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path().join("sub/dir/distlog.db")).expect("open");
+    (dir, store)
+}
+
+fn messages(scope: &ScopeNode) -> Vec<String> {
+    scope
+        .entries
+        .iter()
+        .map(|e| match e {
+            Entry::Record(r) => r.message.clone(),
+            Entry::Scope(s) => format!("[{}]", s.message.clone().unwrap_or_default()),
+        })
+        .collect()
+}
+
+fn child(scope: &ScopeNode, i: usize) -> &ScopeNode {
+    scope
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Scope(s) => Some(s),
+            Entry::Record(_) => None,
+        })
+        .nth(i)
+        .expect("child scope")
+}
+
+#[test]
+fn the_tutorial_run_becomes_one_succeeded_task_with_a_nested_subtask() {
+    let (_dir, store) = store();
+    store
+        .writer()
+        .expect("writer")
+        .write_batch(&tutorial(), 2.0)
+        .expect("write");
+    let reader = store.reader().expect("reader");
+
+    let tasks = reader.tasks(&TaskFilter::default(), 2.0).expect("tasks");
+    assert_eq!(tasks.len(), 1);
+    let t = &tasks[0];
+    assert_eq!(
+        (t.root.as_str(), t.message.as_deref()),
+        (U, Some("toplevel"))
+    );
+    assert_eq!(
+        (t.status, t.records, t.duration),
+        (Status::Succeeded, 6, Some(0.5))
+    );
+    assert_eq!(t.host.as_deref(), Some("obelix"));
+
+    let tree = reader.tree(U, 2.0).expect("query").expect("tree");
+    assert_eq!(tree.records, 6);
+    assert_eq!(tree.scope.status, Status::Succeeded);
+    assert_eq!(
+        messages(&tree.scope),
+        ["toplevel", "into task", "[subtask]", "toplevel"]
+    );
+    let sub = child(&tree.scope, 0);
+    assert_eq!(sub.id, format!("{U}/1"));
+    assert_eq!(sub.status, Status::Succeeded);
+    assert_eq!(sub.duration, Some(0.2));
+    assert!(!sub.foreign);
+    assert_eq!(messages(sub), ["subtask", "into task", "subtask done"]);
+    assert_eq!(sub.context.as_ref().expect("context")["user"], "leo");
+}
+
+#[test]
+fn records_arriving_in_any_order_build_the_same_tree() {
+    let (_dir, store) = store();
+    let mut records = tutorial();
+    records.reverse();
+    let mut writer = store.writer().expect("writer");
+    // One record per batch, child scopes before their parents.
+    for r in records {
+        writer.write_batch(&[r], 2.0).expect("write");
+    }
+    let reader = store.reader().expect("reader");
+    let tree = reader.tree(U, 2.0).expect("query").expect("tree");
+    assert_eq!(
+        messages(&tree.scope),
+        ["toplevel", "into task", "[subtask]", "toplevel"]
+    );
+    let t = reader.task(U, 2.0).expect("query").expect("task");
+    assert_eq!(
+        (t.message.as_deref(), t.status),
+        (Some("toplevel"), Status::Succeeded)
+    );
+}
+
+#[test]
+fn a_subtask_from_another_process_before_its_parent_hangs_in_its_slot() {
+    let (_dir, store) = store();
+    let mut remote = rec(Some(&format!("0@{U}/1/2")), "remote work", "", 1.3);
+    remote.process = Some(7);
+    let mut writer = store.writer().expect("writer");
+    writer.write_batch(&[remote], 2.0).expect("write");
+    let reader = store.reader().expect("reader");
+    let tree = reader.tree(U, 2.0).expect("query").expect("tree");
+    let placeholder = child(&tree.scope, 0);
+    assert_eq!(placeholder.message, None, "parent not seen yet");
+    assert_eq!(
+        child(placeholder, 0).message.as_deref(),
+        Some("remote work")
+    );
+
+    writer.write_batch(&tutorial(), 2.0).expect("write");
+    let tree = reader.tree(U, 2.0).expect("query").expect("tree");
+    let sub = child(&tree.scope, 0);
+    assert_eq!(sub.message.as_deref(), Some("subtask"));
+    let foreign = child(sub, 0);
+    assert_eq!(foreign.id, format!("{U}/1/2"));
+    assert!(foreign.foreign, "opened by process 7, parent by 6156");
+}
+
+#[test]
+fn an_open_scope_is_running_until_its_process_goes_silent() {
+    let (_dir, store) = store();
+    let open = tutorial().into_iter().take(2).collect::<Vec<_>>();
+    store
+        .writer()
+        .expect("writer")
+        .write_batch(&open, 100.0)
+        .expect("write");
+    let reader = store.reader().expect("reader");
+    let now_soon = 110.0;
+    let now_late = 100.0 + crate::DEFAULT_UNFINISHED_AFTER.as_secs_f64() + 1.0;
+    assert_eq!(
+        reader
+            .tree(U, now_soon)
+            .expect("q")
+            .expect("t")
+            .scope
+            .status,
+        Status::Running
+    );
+    assert_eq!(
+        reader
+            .tree(U, now_late)
+            .expect("q")
+            .expect("t")
+            .scope
+            .status,
+        Status::Unfinished
+    );
+    let late = reader
+        .tasks(&TaskFilter::default(), now_late)
+        .expect("tasks");
+    assert_eq!(late[0].status, Status::Unfinished);
+    let filter = TaskFilter {
+        status: Some(Status::Running),
+        ..TaskFilter::default()
+    };
+    assert_eq!(reader.tasks(&filter, now_soon).expect("tasks").len(), 1);
+    assert!(reader.tasks(&filter, now_late).expect("tasks").is_empty());
+}
+
+#[test]
+fn a_failure_record_fails_the_scope_and_counts_on_the_task() {
+    let (_dir, store) = store();
+    let records = vec![
+        rec(Some(&format!("0@{U}")), "job", "", 1.0),
+        rec(Some(&format!("0@{U}/1")), "step", "", 1.1),
+        rec(
+            Some(&format!("1@{U}/1")),
+            "step",
+            r#","scope_event": "fail", "levelno": 40, "exc_text": "Traceback: boom""#,
+            1.2,
+        ),
+        rec(
+            Some(&format!("1@{U}")),
+            "job",
+            r#","scope_event": "fail""#,
+            1.3,
+        ),
+    ];
+    store
+        .writer()
+        .expect("w")
+        .write_batch(&records, 2.0)
+        .expect("write");
+    let reader = store.reader().expect("reader");
+    let t = reader.task(U, 2.0).expect("q").expect("task");
+    assert_eq!((t.status, t.failures), (Status::Failed, 2));
+    let tree = reader.tree(U, 2.0).expect("q").expect("tree");
+    let step = child(&tree.scope, 0);
+    assert_eq!(step.status, Status::Failed);
+    let Entry::Record(fail) = &step.entries[1] else {
+        panic!("record expected")
+    };
+    assert_eq!(fail.exc_text.as_deref(), Some("Traceback: boom"));
+}
+
+#[test]
+fn the_store_survives_a_reopen() {
+    let (dir, store) = store();
+    store
+        .writer()
+        .expect("w")
+        .write_batch(&tutorial(), 2.0)
+        .expect("write");
+    drop(store);
+    let again = Store::open(dir.path().join("sub/dir/distlog.db")).expect("reopen");
+    let reader = again.reader().expect("reader");
+    assert_eq!(reader.count().expect("count"), 7);
+    assert!(reader.tree(U, 2.0).expect("q").is_some());
+}
+
+#[test]
+fn records_filter_by_level_logger_host_text_and_id() {
+    let (_dir, store) = store();
+    let mut records = tutorial();
+    records[6].levelno = 40;
+    records[6].logger = "app.db".into();
+    records[5].logger = "app.dbx".into();
+    records[3].hostname = "asterix".into();
+    store
+        .writer()
+        .expect("w")
+        .write_batch(&records, 2.0)
+        .expect("write");
+    let reader = store.reader().expect("reader");
+    let get = |f: RecordFilter| -> Vec<String> {
+        reader
+            .records(&f)
+            .expect("records")
+            .into_iter()
+            .map(|r| r.message)
+            .collect()
+    };
+    assert_eq!(
+        get(RecordFilter {
+            level: Some(30),
+            ..Default::default()
+        }),
+        ["all done"]
+    );
+    assert_eq!(
+        get(RecordFilter {
+            logger: Some("app".into()),
+            ..Default::default()
+        }),
+        ["all done", "toplevel"],
+        "a logger matches its children"
+    );
+    assert_eq!(
+        get(RecordFilter {
+            logger: Some("app.db".into()),
+            ..Default::default()
+        }),
+        ["all done"],
+        "app.dbx is not a child of app.db"
+    );
+    assert_eq!(
+        get(RecordFilter {
+            host: Some("asterix".into()),
+            ..Default::default()
+        }),
+        ["into task"]
+    );
+    assert_eq!(
+        get(RecordFilter {
+            q: Some("DONE".into()),
+            order: Some("asc".into()),
+            ..Default::default()
+        }),
+        ["subtask done", "all done"]
+    );
+    // FTS5 syntax in user text is taken as words, never as a query error.
+    assert_eq!(
+        get(RecordFilter {
+            q: Some("task \"into".into()),
+            ..Default::default()
+        })
+        .len(),
+        2
+    );
+    assert_eq!(
+        get(RecordFilter {
+            q: Some("NEAR(a*".into()),
+            ..Default::default()
+        })
+        .len(),
+        0
+    );
+    assert_eq!(
+        get(RecordFilter {
+            after: Some(5),
+            order: Some("asc".into()),
+            ..Default::default()
+        }),
+        ["toplevel", "all done"]
+    );
+    assert_eq!(
+        get(RecordFilter {
+            limit: Some(2),
+            ..Default::default()
+        }),
+        ["all done", "toplevel"]
+    );
+    let bad = reader.records(&RecordFilter {
+        order: Some("up".into()),
+        ..Default::default()
+    });
+    assert!(bad.is_err());
+}
+
+#[test]
+fn a_record_by_key_has_every_field() {
+    let (_dir, store) = store();
+    store
+        .writer()
+        .expect("w")
+        .write_batch(&tutorial(), 2.0)
+        .expect("write");
+    let reader = store.reader().expect("reader");
+    let key = distlog_proto::Key::parse(&format!("1@{U}/1")).expect("key");
+    let found = reader.records_by_key(&key).expect("query");
+    assert_eq!(found.len(), 1);
+    let body = found[0].body.as_ref().expect("full body");
+    assert_eq!(body["hostname"], "obelix");
+    assert_eq!(body["context"]["key"], format!("1@{U}/1"));
+    assert_eq!(found[0].key.as_deref(), Some(format!("1@{U}/1").as_str()));
+}

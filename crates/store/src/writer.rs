@@ -1,0 +1,181 @@
+use std::collections::HashMap;
+
+use distlog_proto::{Record, ScopeEvent};
+use rusqlite::{params, Connection};
+
+use crate::StoreError;
+
+/// Appends records in batches. One per store.
+pub struct Writer {
+    conn: Connection,
+}
+
+/// What one batch changes about one root task, folded before touching SQL
+/// so a batch of many records of one task costs one upsert.
+#[derive(Default)]
+struct TaskDelta {
+    opened: bool,
+    message: Option<String>,
+    host: Option<String>,
+    process: Option<i64>,
+    started: f64,
+    ended: Option<f64>,
+    duration: Option<f64>,
+    last_seen: f64,
+    status: Option<&'static str>,
+    records: i64,
+    failures: i64,
+}
+
+impl Writer {
+    pub(crate) fn new(conn: Connection) -> Result<Writer, StoreError> {
+        Ok(Writer { conn })
+    }
+
+    /// Stores `records`, all received at `received` (epoch seconds), in one
+    /// transaction: either all of them are durable or none.
+    pub fn write_batch(&mut self, records: &[Record], received: f64) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut tasks: HashMap<&str, TaskDelta> = HashMap::new();
+        let mut processes: HashMap<(&str, i64), f64> = HashMap::new();
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO records (received, created, topic, root, scope, seq, event,
+                    levelno, levelname, logger, host, process, message, duration, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )?;
+            let mut fts =
+                tx.prepare_cached("INSERT INTO records_fts (rowid, message) VALUES (?1, ?2)")?;
+            for r in records {
+                let created = r.created.filter(|c| c.is_finite()).unwrap_or(received);
+                let (root, scope, seq) = match &r.key {
+                    Some(k) => (
+                        Some(k.scope.root.as_str()),
+                        Some(k.scope.path_text()),
+                        Some(i64::try_from(k.seq).unwrap_or(i64::MAX)),
+                    ),
+                    None => (None, None, None),
+                };
+                insert.execute(params![
+                    received,
+                    created,
+                    r.topic.as_str(),
+                    root,
+                    scope,
+                    seq,
+                    r.event.map(|e| e.as_str()),
+                    r.levelno,
+                    r.levelname,
+                    r.logger,
+                    r.hostname,
+                    r.process,
+                    r.message,
+                    r.duration,
+                    r.body,
+                ])?;
+                if !r.message.is_empty() {
+                    fts.execute(params![tx.last_insert_rowid(), r.message])?;
+                }
+                if let Some(pid) = r.process {
+                    processes.insert((r.hostname.as_str(), pid), received);
+                }
+                if let Some(k) = &r.key {
+                    fold_task(tasks.entry(&k.scope.root).or_default(), r, created);
+                }
+            }
+        }
+        upsert_tasks(&tx, tasks)?;
+        let mut seen = tx.prepare_cached(
+            "INSERT INTO processes (host, process, last_seen) VALUES (?1, ?2, ?3)
+             ON CONFLICT (host, process) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen)",
+        )?;
+        for ((host, pid), at) in processes {
+            seen.execute(params![host, pid, at])?;
+        }
+        drop(seen);
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn fold_task(d: &mut TaskDelta, r: &Record, created: f64) {
+    if d.records == 0 {
+        d.started = created;
+        d.last_seen = created;
+        d.host = Some(r.hostname.clone());
+        d.process = r.process;
+    }
+    d.records += 1;
+    d.started = d.started.min(created);
+    d.last_seen = d.last_seen.max(created);
+    let is_root = r.key.as_ref().is_some_and(|k| k.scope.path.is_empty());
+    match r.event {
+        Some(ScopeEvent::Open) if is_root => {
+            d.opened = true;
+            d.message = Some(r.message.clone());
+            d.host = Some(r.hostname.clone());
+            d.process = r.process;
+        }
+        Some(ScopeEvent::Close) if is_root => {
+            d.status = Some("succeeded");
+            d.ended = Some(created);
+            d.duration = r.duration;
+        }
+        Some(ScopeEvent::Fail) => {
+            d.failures += 1;
+            if is_root {
+                d.status = Some("failed");
+                d.ended = Some(created);
+                d.duration = r.duration;
+            }
+        }
+        _ => {}
+    }
+}
+
+fn upsert_tasks(
+    tx: &rusqlite::Transaction<'_>,
+    tasks: HashMap<&str, TaskDelta>,
+) -> Result<(), StoreError> {
+    // The root's opening record decides message, host and process; until it
+    // arrives (a subtask from another process may come first) the first
+    // record seen stands in. A closed task stays closed.
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO tasks (root, message, host, process, started, ended, duration,
+            last_seen, status, records, failures)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, COALESCE(?9, 'running'), ?10, ?11)
+         ON CONFLICT (root) DO UPDATE SET
+            message  = CASE WHEN ?12 THEN excluded.message ELSE tasks.message END,
+            host     = CASE WHEN ?12 THEN excluded.host ELSE COALESCE(tasks.host, excluded.host) END,
+            process  = CASE WHEN ?12 THEN excluded.process ELSE COALESCE(tasks.process, excluded.process) END,
+            started  = MIN(tasks.started, excluded.started),
+            ended    = COALESCE(excluded.ended, tasks.ended),
+            duration = COALESCE(?13, CASE WHEN excluded.ended IS NOT NULL
+                THEN MAX(0, excluded.ended - MIN(tasks.started, excluded.started)) END, tasks.duration),
+            last_seen = MAX(tasks.last_seen, excluded.last_seen),
+            status   = CASE WHEN ?9 IS NOT NULL THEN ?9 ELSE tasks.status END,
+            records  = tasks.records + excluded.records,
+            failures = tasks.failures + excluded.failures",
+    )?;
+    for (root, d) in tasks {
+        let duration = d
+            .duration
+            .or_else(|| d.ended.map(|e| (e - d.started).max(0.0)));
+        upsert.execute(params![
+            root,
+            d.message,
+            d.host,
+            d.process,
+            d.started,
+            d.ended,
+            duration,
+            d.last_seen,
+            d.status,
+            d.records,
+            d.failures,
+            d.opened,
+            d.duration,
+        ])?;
+    }
+    Ok(())
+}
