@@ -1,0 +1,163 @@
+//! The JSON HTTP API (see docs/http-api.md).
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use distlog_proto::{parse_any, Key};
+use distlog_store::{Reader, RecordFilter, Store, StoreError, TaskFilter};
+use serde_json::{json, Value};
+
+use crate::stats::Stats;
+use crate::storage::now;
+
+#[derive(Clone)]
+pub struct Api {
+    store: Store,
+    stats: Arc<Stats>,
+    readers: Arc<Mutex<Vec<Reader>>>,
+}
+
+/// An error as the API returns it: a status and `{"error": "..."}`.
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::BadQuery(m) => ApiError(StatusCode::BAD_REQUEST, m),
+            other => ApiError(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+        }
+    }
+}
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+impl Api {
+    pub fn new(store: Store, stats: Arc<Stats>) -> Api {
+        Api {
+            store,
+            stats,
+            readers: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    pub fn router(self) -> Router {
+        Router::new()
+            .route(
+                "/healthz",
+                get(|| async { Json(json!({ "status": "ok" })) }),
+            )
+            .route("/api/stats", get(stats))
+            .route("/api/tasks", get(tasks))
+            .route("/api/tasks/{root}", get(task))
+            .route("/api/tree/{*id}", get(tree))
+            .route("/api/records", get(records))
+            .route("/api/records/{*id}", get(record))
+            .with_state(self)
+    }
+
+    /// Runs a query on a pooled reader, off the async workers: SQLite
+    /// calls block.
+    async fn query<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Reader) -> Result<T, ApiError> + Send + 'static,
+    {
+        let api = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = api.readers.lock().ok().and_then(|mut p| p.pop());
+            let reader = match pooled {
+                Some(r) => r,
+                None => api.store.reader()?,
+            };
+            let out = f(&reader);
+            if let Ok(mut pool) = api.readers.lock() {
+                pool.push(reader);
+            }
+            out
+        })
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    }
+}
+
+async fn stats(State(api): State<Api>) -> ApiResult {
+    let mut out = api.stats.to_json();
+    let count = api.query(|r| Ok(r.count()?)).await?;
+    out["store"]["records"] = json!(count);
+    out["store"]["path"] = json!(api.store.path().display().to_string());
+    Ok(Json(out))
+}
+
+async fn tasks(State(api): State<Api>, Query(filter): Query<TaskFilter>) -> ApiResult {
+    let rows = api.query(move |r| Ok(r.tasks(&filter, now())?)).await?;
+    Ok(Json(json!({ "tasks": rows })))
+}
+
+async fn task(State(api): State<Api>, Path(root): Path<String>) -> ApiResult {
+    let row = api.query(move |r| Ok(r.task(&root, now())?)).await?;
+    match row {
+        Some(t) => Ok(Json(json!(t))),
+        None => Err(not_found("no such task")),
+    }
+}
+
+async fn tree(State(api): State<Api>, Path(id): Path<String>) -> ApiResult {
+    let (scope, seq) = parse_any(&id).map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("not a task id, scope id or key: {e}"),
+        )
+    })?;
+    let root = scope.root.clone();
+    let tree = api.query(move |r| Ok(r.tree(&root, now())?)).await?;
+    let Some(tree) = tree else {
+        return Err(not_found(&format!("no records of task {}", scope.root)));
+    };
+    let mut out = json!(tree);
+    out["focus"] = json!(scope.to_string());
+    if let Some(seq) = seq {
+        out["focus_key"] = json!(format!("{seq}@{scope}"));
+    }
+    Ok(Json(out))
+}
+
+async fn records(State(api): State<Api>, Query(filter): Query<RecordFilter>) -> ApiResult {
+    let rows = api.query(move |r| Ok(r.records(&filter)?)).await?;
+    Ok(Json(json!({ "records": rows })))
+}
+
+/// One record by store id, or the records with a key (`seq@scope-id`).
+async fn record(State(api): State<Api>, Path(id): Path<String>) -> ApiResult {
+    if let Ok(n) = id.parse::<i64>() {
+        return match api.query(move |r| Ok(r.record(n)?)).await? {
+            Some(row) => Ok(Json(json!(row))),
+            None => Err(not_found(&format!("no record with id {n}"))),
+        };
+    }
+    let key = Key::parse(&id).map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("not a record id or key: {e}"),
+        )
+    })?;
+    let rows = api.query(move |r| Ok(r.records_by_key(&key)?)).await?;
+    match rows.len() {
+        0 => Err(not_found(&format!("no record with key {id}"))),
+        1 => Ok(Json(json!(rows[0]))),
+        _ => Ok(Json(json!({ "records": rows }))),
+    }
+}
+
+fn not_found(what: &str) -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, what.to_owned())
+}

@@ -1,0 +1,140 @@
+//! The ZeroMQ source: one PULL socket bound to every `--listen` endpoint,
+//! decoding on the receiving thread and handing records to the store writer.
+
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use crossbeam_channel::Sender;
+use distlog_proto::{decode, DecodeError, Limits, Record, Topic};
+
+use crate::stats::Stats;
+
+/// How often the receive loop looks up from the socket to check for shutdown.
+const POLL_MS: i32 = 100;
+/// Messages libzmq queues for us before it stops reading from peers; beyond
+/// this, back-pressure reaches the clients, whose bounded buffers count drops.
+const RCVHWM: i32 = 100_000;
+
+pub struct Intake {
+    socket: zmq::Socket,
+    limits: Limits,
+    stats: Arc<Stats>,
+    out: Sender<Record>,
+}
+
+impl Intake {
+    /// Binds every endpoint before returning, so a bad or busy address
+    /// fails start-up rather than the first receive.
+    pub fn bind(
+        ctx: &zmq::Context,
+        endpoints: &[String],
+        limits: Limits,
+        stats: Arc<Stats>,
+        out: Sender<Record>,
+    ) -> Result<(Intake, Vec<String>)> {
+        let socket = ctx.socket(zmq::PULL).context("creating the PULL socket")?;
+        // Frames far beyond our body limit are not worth receiving: libzmq
+        // drops the peer instead. Between the two limits we count too_large.
+        let max_msg = i64::try_from(limits.max_body.saturating_mul(4)).unwrap_or(i64::MAX);
+        socket
+            .set_maxmsgsize(max_msg)
+            .context("setting ZMQ_MAXMSGSIZE")?;
+        socket.set_rcvhwm(RCVHWM).context("setting ZMQ_RCVHWM")?;
+        socket
+            .set_rcvtimeo(POLL_MS)
+            .context("setting ZMQ_RCVTIMEO")?;
+        socket.set_linger(0).context("setting ZMQ_LINGER")?;
+        let mut bound = Vec::new();
+        for ep in endpoints {
+            socket
+                .bind(ep)
+                .with_context(|| format!("binding ZeroMQ PULL to {ep}"))?;
+            let last = socket
+                .get_last_endpoint()
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_else(|| ep.clone());
+            bound.push(last);
+        }
+        Ok((
+            Intake {
+                socket,
+                limits,
+                stats,
+                out,
+            },
+            bound,
+        ))
+    }
+
+    /// Receives until `stop` is set, then drains what libzmq already holds,
+    /// so a graceful stop keeps every message that reached the daemon.
+    pub fn run(self, stop: &AtomicBool) {
+        let mut topic = zmq::Message::new();
+        let mut body = zmq::Message::new();
+        loop {
+            let stopping = stop.load(Relaxed);
+            let flags = if stopping { zmq::DONTWAIT } else { 0 };
+            match self.socket.recv(&mut topic, flags) {
+                Ok(()) => {}
+                Err(zmq::Error::EAGAIN) if stopping => break,
+                Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => continue,
+                Err(e) => {
+                    tracing::error!("ZeroMQ receive failed: {e}; stopping intake");
+                    break;
+                }
+            }
+            self.stats.received.fetch_add(1, Relaxed);
+            if let Err(err) = self.receive_rest(&topic, &mut body) {
+                self.stats.reject(&err, "");
+                continue;
+            }
+            match Topic::parse(&topic).and_then(|t| decode(t, &body, &self.limits)) {
+                Ok(record) => {
+                    if record.key_error.is_some() {
+                        self.stats.key_errors.fetch_add(1, Relaxed);
+                    }
+                    self.stats.decoded.fetch_add(1, Relaxed);
+                    self.stats.queued.fetch_add(1, Relaxed);
+                    // Blocks when the store is behind: back-pressure instead
+                    // of silent loss inside the daemon.
+                    if self.out.send(record).is_err() {
+                        tracing::error!("store writer is gone; stopping intake");
+                        break;
+                    }
+                }
+                Err(err) => self.stats.reject(&err, ""),
+            }
+        }
+    }
+
+    /// Reads the body frame of a message whose topic frame is in `topic`,
+    /// and consumes any surplus frames so the next message starts clean.
+    fn receive_rest(
+        &self,
+        topic: &zmq::Message,
+        body: &mut zmq::Message,
+    ) -> Result<(), DecodeError> {
+        if !topic.get_more() {
+            return Err(DecodeError::FrameCount(1));
+        }
+        if self.socket.recv(body, 0).is_err() {
+            return Err(DecodeError::FrameCount(1));
+        }
+        let mut frames = 2;
+        let mut more = body.get_more();
+        let mut surplus = zmq::Message::new();
+        while more {
+            if self.socket.recv(&mut surplus, 0).is_err() {
+                break;
+            }
+            frames += 1;
+            more = surplus.get_more();
+        }
+        if frames != 2 {
+            return Err(DecodeError::FrameCount(frames));
+        }
+        Ok(())
+    }
+}
