@@ -1,1 +1,349 @@
-fn main() {}
+//! `distlog`: the command line of distlog. Lists tasks, prints a task's tree,
+//! shows one record, searches, tails and reports the daemon's statistics,
+//! through a running `distlogd`'s HTTP API.
+//!
+//! ```text
+//! distlog tasks
+//! distlog tree e252a11f-d33d-483d-ba08-bc8f642b2f10
+//! distlog tail -f --level WARNING
+//! ```
+
+mod client;
+mod render;
+mod timefmt;
+
+use std::io::{self, IsTerminal, Write};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::Value;
+
+use client::{path_escape, Client};
+use render::Paint;
+
+/// distlog: scoped, structured logs of distributed systems, as trees.
+///
+/// Talks to a running distlogd over its HTTP API.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about)]
+struct Cli {
+    /// The daemon's HTTP API.
+    #[arg(
+        long,
+        global = true,
+        env = "DISTLOG_SERVER",
+        default_value = "http://127.0.0.1:5080"
+    )]
+    server: String,
+
+    /// Print JSON (as the API returns it) instead of human output.
+    #[arg(long, global = true)]
+    json: bool,
+
+    /// When to colour human output.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List root tasks, newest first.
+    Tasks {
+        /// Only tasks in this state.
+        #[arg(long, value_parser = ["running", "succeeded", "failed", "unfinished"])]
+        status: Option<String>,
+        /// Only tasks started within this age (90s, 15m, 2h, 7d) or since epoch seconds.
+        #[arg(long)]
+        since: Option<String>,
+        /// Only tasks whose message or id contains this text.
+        #[arg(long)]
+        text: Option<String>,
+        /// Only tasks from this host.
+        #[arg(long)]
+        host: Option<String>,
+        #[arg(long, short = 'n', default_value_t = 20)]
+        limit: usize,
+    },
+    /// Print the tree of one task, given its root id, a scope id or a key.
+    Tree {
+        /// `e252a11f-…`, `e252a11f-…/1/3` or `2@e252a11f-…/1`.
+        id: String,
+    },
+    /// Show one record with every field, by key (`seq@scope-id`) or store id.
+    Show { key: String },
+    /// Find records whose message holds every word of TEXT.
+    Search {
+        text: String,
+        #[arg(long, short = 'n', default_value_t = 50)]
+        limit: usize,
+    },
+    /// Print the latest records; with -f, keep printing new ones.
+    Tail {
+        /// Keep following new records until interrupted.
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// How many of the latest records to print first.
+        #[arg(long, short = 'n', default_value_t = 10)]
+        lines: usize,
+        /// Minimum level: DEBUG, INFO, WARNING, ERROR, CRITICAL or a number.
+        #[arg(long)]
+        level: Option<String>,
+        /// Only this logger and its children.
+        #[arg(long)]
+        logger: Option<String>,
+        /// Only records from this host.
+        #[arg(long)]
+        host: Option<String>,
+    },
+    /// The daemon's counters: received, decoded, rejected by reason, stored.
+    Stats,
+}
+
+pub(crate) fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+fn main() {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => {}
+        Err(e) if is_broken_pipe(&e) => {}
+        Err(e) => {
+            eprintln!("distlog: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// `distlog tail | head` closes our stdout early; that is a normal end.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let client = Client::new(&cli.server);
+    let stdout = io::stdout();
+    let paint = Paint {
+        color: match cli.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        },
+    };
+    let mut out = stdout.lock();
+    match cli.command {
+        Command::Tasks {
+            status,
+            since,
+            text,
+            host,
+            limit,
+        } => {
+            let since = match since {
+                Some(s) => match timefmt::parse_since(&s, now()) {
+                    Some(t) => t.to_string(),
+                    None => {
+                        bail!("--since {s:?}: give an age like 90s, 15m, 2h, 7d, or epoch seconds")
+                    }
+                },
+                None => String::new(),
+            };
+            let answer = client.get(
+                "/api/tasks",
+                &[
+                    ("status", status.unwrap_or_default()),
+                    ("since", since),
+                    ("text", text.unwrap_or_default()),
+                    ("host", host.unwrap_or_default()),
+                    ("limit", limit.to_string()),
+                ],
+            )?;
+            if cli.json {
+                return print_json(&mut out, &answer);
+            }
+            let tasks = answer["tasks"].as_array().cloned().unwrap_or_default();
+            render::tasks(&mut out, &tasks, paint)?;
+        }
+        Command::Tree { id } => {
+            let answer = client.get(&format!("/api/tree/{}", path_escape(&id)), &[])?;
+            if cli.json {
+                return print_json(&mut out, &answer);
+            }
+            render::tree(&mut out, &answer, paint)?;
+        }
+        Command::Show { key } => {
+            let answer = client.get(&format!("/api/records/{}", path_escape(&key)), &[])?;
+            if cli.json {
+                return print_json(&mut out, &answer);
+            }
+            match answer.get("records").and_then(Value::as_array) {
+                Some(many) => {
+                    for (i, r) in many.iter().enumerate() {
+                        if i > 0 {
+                            writeln!(out)?;
+                        }
+                        render::show(&mut out, r, paint)?;
+                    }
+                }
+                None => render::show(&mut out, &answer, paint)?,
+            }
+        }
+        Command::Search { text, limit } => {
+            let answer =
+                client.get("/api/records", &[("q", text), ("limit", limit.to_string())])?;
+            print_records(&mut out, &answer, cli.json, paint, true)?;
+        }
+        Command::Tail {
+            follow,
+            lines,
+            level,
+            logger,
+            host,
+        } => tail(
+            &client, &mut out, cli.json, paint, follow, lines, level, logger, host,
+        )?,
+        Command::Stats => {
+            let answer = client.get("/api/stats", &[])?;
+            if cli.json {
+                return print_json(&mut out, &answer);
+            }
+            stats(&mut out, &answer)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn print_json(out: &mut impl Write, v: &Value) -> Result<()> {
+    serde_json::to_writer_pretty(&mut *out, v)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Prints `{"records": [...]}` oldest first (the API answers newest first).
+fn print_records(
+    out: &mut impl Write,
+    answer: &Value,
+    json: bool,
+    p: Paint,
+    reverse: bool,
+) -> Result<i64> {
+    let mut records = answer["records"].as_array().cloned().unwrap_or_default();
+    if reverse {
+        records.reverse();
+    }
+    let mut last = 0;
+    for r in &records {
+        last = last.max(r["id"].as_i64().unwrap_or(0));
+        if json {
+            serde_json::to_writer(&mut *out, r)?;
+            writeln!(out)?;
+        } else {
+            render::record_line(out, r, p)?;
+        }
+    }
+    Ok(last)
+}
+
+fn level_arg(level: Option<String>) -> Result<String> {
+    let Some(level) = level else {
+        return Ok(String::new());
+    };
+    if let Ok(n) = level.parse::<i64>() {
+        return Ok(n.to_string());
+    }
+    match distlog_proto::level_number(&level) {
+        Some(n) => Ok(n.to_string()),
+        None => bail!("--level {level:?}: use DEBUG, INFO, WARNING, ERROR, CRITICAL or a number"),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn tail(
+    client: &Client,
+    out: &mut impl Write,
+    json: bool,
+    p: Paint,
+    follow: bool,
+    lines: usize,
+    level: Option<String>,
+    logger: Option<String>,
+    host: Option<String>,
+) -> Result<()> {
+    let filters = vec![
+        ("level", level_arg(level)?),
+        ("logger", logger.unwrap_or_default()),
+        ("host", host.unwrap_or_default()),
+    ];
+    let mut query = filters.clone();
+    query.push(("limit", lines.max(1).to_string()));
+    let answer = client.get("/api/records", &query)?;
+    let mut last = if lines == 0 {
+        answer["records"][0]["id"].as_i64().unwrap_or(0)
+    } else {
+        print_records(out, &answer, json, p, true)?
+    };
+    out.flush()?;
+    while follow {
+        // Polling by id keeps the daemon stateless for us and never misses
+        // a record: ids only grow.
+        std::thread::sleep(Duration::from_millis(300));
+        let mut query = filters.clone();
+        query.extend([
+            ("after", last.to_string()),
+            ("order", "asc".to_owned()),
+            ("limit", "1000".to_owned()),
+        ]);
+        let answer = client.get("/api/records", &query)?;
+        last = last.max(print_records(out, &answer, json, p, false)?);
+        out.flush()?;
+    }
+    Ok(())
+}
+
+fn stats(out: &mut impl Write, s: &Value) -> Result<()> {
+    let n = |v: &Value| v.as_u64().unwrap_or(0);
+    writeln!(
+        out,
+        "uptime      {}",
+        timefmt::duration(s["uptime_seconds"].as_f64().unwrap_or(0.0))
+    )?;
+    writeln!(out, "received    {}", n(&s["received"]))?;
+    writeln!(out, "decoded     {}", n(&s["decoded"]))?;
+    writeln!(out, "rejected    {}", n(&s["rejected"]["total"]))?;
+    if let Some(map) = s["rejected"].as_object() {
+        for (reason, count) in map.iter().filter(|(k, v)| *k != "total" && n(v) > 0) {
+            writeln!(out, "  {reason:<14} {}", n(count))?;
+        }
+    }
+    writeln!(out, "bad keys    {}", n(&s["key_errors"]))?;
+    let st = &s["store"];
+    writeln!(
+        out,
+        "store       {} records in {} ({} stored since start, {} queued, {} write errors, {} lost)",
+        n(&st["records"]),
+        st["path"].as_str().unwrap_or("?"),
+        n(&st["stored"]),
+        n(&st["queued"]),
+        n(&st["errors"]),
+        n(&st["lost"]),
+    )?;
+    Ok(())
+}

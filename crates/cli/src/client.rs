@@ -1,0 +1,72 @@
+//! A small blocking client of distlogd's HTTP API.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use serde_json::Value;
+
+pub struct Client {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    pub fn new(server: &str) -> Client {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        Client {
+            base: server.trim_end_matches('/').to_owned(),
+            agent,
+        }
+    }
+
+    /// GETs `path` with `query` pairs (empty values are left out) and returns
+    /// the JSON answer, turning the API's `{"error": …}` into an error.
+    pub fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value> {
+        let url = format!("{}{}", self.base, path);
+        let mut req = self.agent.get(&url);
+        for (k, v) in query.iter().filter(|(_, v)| !v.is_empty()) {
+            req = req.query(*k, v);
+        }
+        let mut resp = req.call().map_err(|e| self.unreachable(e))?;
+        let status = resp.status();
+        let body: Value = resp
+            .body_mut()
+            .read_json()
+            .with_context(|| format!("reading the answer of {url}"))?;
+        if !status.is_success() {
+            let msg = body
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("no detail given");
+            bail!("{msg} (HTTP {})", status.as_u16());
+        }
+        Ok(body)
+    }
+
+    fn unreachable(&self, e: ureq::Error) -> anyhow::Error {
+        anyhow!(
+            "cannot reach distlogd at {} ({e}); is it running? Start it with `distlogd`, \
+             or point --server (or DISTLOG_SERVER) at it",
+            self.base
+        )
+    }
+}
+
+/// Builds a path segment from user text, escaping what a URL path may not hold
+/// (keys and scope ids keep their `/` and `@`).
+pub fn path_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' | b'@' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
