@@ -14,7 +14,9 @@ use crate::stats::Stats;
 const POLL_MS: i32 = 100;
 /// Messages libzmq queues for us before it stops reading from peers; beyond
 /// this, back-pressure reaches the clients, whose bounded buffers count drops.
-const RCVHWM: i32 = 100_000;
+const RCVHWM: i32 = 10_000;
+/// The smallest ZMQ_MAXMSGSIZE we set, whatever the body limit.
+const MAX_MSG_FLOOR: usize = 64 << 20;
 
 pub struct Intake {
     socket: zmq::Socket,
@@ -34,9 +36,12 @@ impl Intake {
         out: Sender<Record>,
     ) -> Result<(Intake, Vec<String>)> {
         let socket = ctx.socket(zmq::PULL).context("creating the PULL socket")?;
-        // Frames far beyond our body limit are not worth receiving: libzmq
-        // drops the peer instead. Between the two limits we count too_large.
-        let max_msg = i64::try_from(limits.max_body.saturating_mul(4)).unwrap_or(i64::MAX);
+        // libzmq cannot skip one oversized message: past ZMQ_MAXMSGSIZE it
+        // drops the whole connection, and whatever was queued behind it. So
+        // this bound sits far above the body limit; bodies between the two
+        // are received and counted as too_large.
+        let max_msg = limits.max_body.saturating_mul(4).max(MAX_MSG_FLOOR);
+        let max_msg = i64::try_from(max_msg).unwrap_or(i64::MAX);
         socket
             .set_maxmsgsize(max_msg)
             .context("setting ZMQ_MAXMSGSIZE")?;

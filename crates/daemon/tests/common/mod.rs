@@ -1,0 +1,165 @@
+//! Runs the real `distlogd` binary on ports chosen at run time.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Generous: these machines are shared; this only guards against hangs.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+pub struct Daemon {
+    child: Option<Child>,
+    pub intake: String,
+    pub http: String,
+    pub log: mpsc::Receiver<String>,
+}
+
+impl Daemon {
+    pub fn start(store: &Path) -> Daemon {
+        Self::start_with(store, &[])
+    }
+
+    pub fn start_with(store: &Path, extra: &[&str]) -> Daemon {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_distlogd"))
+            .args([
+                "--listen",
+                "tcp://127.0.0.1:*",
+                "--http",
+                "127.0.0.1:0",
+                "--store",
+            ])
+            .arg(store)
+            .args(extra)
+            .env("DISTLOGD_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("distlogd starts");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let line = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("distlogd says it is ready");
+            if line.contains("distlogd ready") {
+                let field = |name: &str| {
+                    line.split_whitespace()
+                        .find_map(|w| w.strip_prefix(&format!("{name}=")))
+                        .expect("field in ready line")
+                        .to_owned()
+                };
+                return Daemon {
+                    intake: field("intake"),
+                    http: format!("http://{}", field("http")),
+                    child: Some(child),
+                    log: rx,
+                };
+            }
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Value {
+        let mut resp = ureq::get(&format!("{}{path}", self.http))
+            .call()
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        resp.body_mut().read_json().expect("JSON answer")
+    }
+
+    /// GET that may fail with an HTTP status: returns (status, body).
+    pub fn get_status(&self, path: &str) -> (u16, Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut resp = agent
+            .get(&format!("{}{path}", self.http))
+            .call()
+            .expect("daemon answers");
+        let status = resp.status().as_u16();
+        (status, resp.body_mut().read_json().expect("JSON answer"))
+    }
+
+    pub fn stats(&self) -> Value {
+        self.get("/api/stats")
+    }
+
+    /// Waits until `done(stats)` holds, or panics after PATIENCE.
+    pub fn wait_for(&self, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let stats = self.stats();
+            if done(&stats) {
+                return stats;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "gave up waiting for {what}: {stats}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn stop(mut self) {
+        let mut child = self.child.take().expect("running");
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(code) = child.try_wait().expect("wait") {
+                assert!(code.success(), "distlogd exited with {code}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "distlogd did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn store_path(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("distlog.db")
+}
+
+/// A connected PUSH socket.
+pub fn pusher(ctx: &zmq::Context, endpoint: &str) -> zmq::Socket {
+    let s = ctx.socket(zmq::PUSH).expect("socket");
+    s.set_linger(10_000).expect("linger");
+    s.connect(endpoint).expect("connect");
+    s
+}
+
+pub fn record(key: Option<&str>, message: &str, extra: &str) -> Vec<u8> {
+    let context = match key {
+        Some(k) => format!(r#"{{"key": "{k}"}}"#),
+        None => "null".into(),
+    };
+    format!(
+        r#"{{"name": "root", "levelno": 20, "levelname": "INFO", "message": "{message}",
+        "hostname": "testhost", "process": 4242, "context": {context}{extra}}}"#
+    )
+    .into_bytes()
+}
