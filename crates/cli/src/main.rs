@@ -78,7 +78,11 @@ enum Command {
     /// Print the tree of one task, given its root id, a scope id or a key.
     Tree {
         /// `e252a11f-…`, `e252a11f-…/1/3` or `2@e252a11f-…/1`.
-        id: String,
+        #[arg(required_unless_present = "last")]
+        id: Option<String>,
+        /// The most recently started task instead of a given one.
+        #[arg(long, conflicts_with = "id")]
+        last: bool,
     },
     /// Show one record with every field, by key (`seq@scope-id`) or store id.
     Show { key: String },
@@ -181,7 +185,17 @@ fn run(cli: Cli) -> Result<()> {
             let tasks = answer["tasks"].as_array().cloned().unwrap_or_default();
             render::tasks(&mut out, &tasks, paint)?;
         }
-        Command::Tree { id } => {
+        Command::Tree { id, last } => {
+            let id = match (id, last) {
+                (Some(id), _) => id,
+                (None, _) => {
+                    let latest = client.get("/api/tasks", &[("limit", "1".to_owned())])?;
+                    match latest["tasks"][0]["root"].as_str() {
+                        Some(root) => root.to_owned(),
+                        None => bail!("the daemon has no tasks yet"),
+                    }
+                }
+            };
             let answer = client.get(&format!("/api/tree/{}", path_escape(&id)), &[])?;
             if cli.json {
                 return print_json(&mut out, &answer);
@@ -304,7 +318,9 @@ fn tail(
     while follow {
         // Polling by id keeps the daemon stateless for us and never misses
         // a record: ids only grow.
-        std::thread::sleep(Duration::from_millis(300));
+        if reader_gone(Duration::from_millis(300)) {
+            return Ok(());
+        }
         let mut query = filters.clone();
         query.extend([
             ("after", last.to_string()),
@@ -316,6 +332,29 @@ fn tail(
         out.flush()?;
     }
     Ok(())
+}
+
+/// Waits up to `wait`, returning early with `true` if stdout is a pipe whose
+/// reader has exited: `distlog tail -f | head` then ends even while no new
+/// record would make a write fail.
+fn reader_gone(wait: Duration) -> bool {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let stdout = io::stdout();
+    let mut fds = [PollFd::new(&stdout, PollFlags::empty())];
+    let timeout = Timespec {
+        tv_sec: wait.as_secs() as i64,
+        tv_nsec: i64::from(wait.subsec_nanos()),
+    };
+    match poll(&mut fds, Some(&timeout)) {
+        Ok(0) => false,
+        Ok(_) => fds[0]
+            .revents()
+            .intersects(PollFlags::ERR | PollFlags::HUP | PollFlags::NVAL),
+        Err(_) => {
+            std::thread::sleep(wait);
+            false
+        }
+    }
 }
 
 fn stats(out: &mut impl Write, s: &Value) -> Result<()> {

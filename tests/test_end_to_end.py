@@ -1,0 +1,177 @@
+"""The Python client, distlogd and the distlog CLI together, as a user runs them."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import BIN_DIR, PATIENCE, Daemon, run_python, tutorial_source
+
+
+def records_of(scope: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """(key, message, event) of a scope's own records, in tree order."""
+    return [(e["key"], e["message"], e["event"]) for e in scope["entries"] if e["type"] == "record"]
+
+
+def subscopes(scope: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e for e in scope["entries"] if e["type"] == "scope"]
+
+
+@pytest.mark.parametrize("formatter", ["JSONFormatter", "PickleFormatter"])
+def test_the_tutorial_run_verbatim_shows_as_one_tree(daemon: Daemon, tmp_path: Path, formatter: str) -> None:
+    out = run_python(tmp_path, "example.py", tutorial_source(daemon.intake, formatter))
+    assert out.stdout == "into task\ninto subtask\nall done\n"
+    stats = daemon.wait_stored(7)
+    assert stats["rejected"]["total"] == 0
+
+    tasks = daemon.cli_json("tasks")["tasks"]
+    assert len(tasks) == 1
+    task = tasks[0]
+    assert (task["message"], task["status"], task["records"]) == ("toplevel", "succeeded", 6)
+    u = task["root"]
+
+    tree = daemon.cli_json("tree", u)
+    top = tree["scope"]
+    assert (top["message"], top["status"], top["context"]) == ("toplevel", "succeeded", {"user": "leo"})
+    assert records_of(top) == [
+        (f"0@{u}", "toplevel", "open"),
+        (f"1@{u}", "into task", None),
+        (f"2@{u}", "toplevel", "close"),
+    ]
+    [sub] = subscopes(top)
+    assert (sub["id"], sub["message"], sub["status"]) == (f"{u}/1", "subtask", "succeeded")
+    assert sub["context"] == {"arg": 42}
+    assert records_of(sub) == [
+        (f"0@{u}/1", "subtask", "open"),
+        (f"1@{u}/1", "into task", None),
+        (f"2@{u}/1", "subtask done", "close"),
+    ]
+    # The subtask sits between "into task" and the closing record.
+    kinds = [e["type"] for e in top["entries"]]
+    assert kinds == ["record", "record", "scope", "record"]
+
+    # The seventh record is outside any scope: stored, with a null context.
+    [last] = daemon.cli_json("search", "all done")["records"]
+    assert last["key"] is None
+    full = daemon.cli_json("show", str(last["id"]))
+    assert full["body"]["context"] is None
+    assert full["body"]["filename"] == "example.py"
+    assert full["body"]["funcName"] == "main"
+
+
+def test_the_human_tree_nests_the_subtask_under_the_task(daemon: Daemon, tmp_path: Path) -> None:
+    run_python(tmp_path, "example.py", tutorial_source(daemon.intake))
+    daemon.wait_stored(7)
+    lines = daemon.cli("tree", "--last").stdout.splitlines()
+    assert lines[0].startswith("toplevel  ✓ succeeded")
+    assert "user=leo" in lines[0]
+    assert "\x1b[" not in "".join(lines), "no colour when not a terminal"
+    sub = next(i for i, line in enumerate(lines) if "subtask  ✓ succeeded" in line)
+    assert lines[sub].startswith("├─ ") and "arg=42" in lines[sub]
+    assert lines[sub + 1].startswith("│  ├─ ") and "into task" in lines[sub + 1]
+    assert lines[sub + 2].startswith("│  └─ ") and "✓ subtask done" in lines[sub + 2]
+    assert lines[-1].startswith("└─ ") and "✓ toplevel" in lines[-1]
+
+
+def test_a_task_continued_in_another_process_lands_in_one_tree(daemon: Daemon, tmp_path: Path) -> None:
+    child = textwrap.dedent(
+        f"""
+        import logging, sys
+        import distlog
+        logger = logging.getLogger()
+        handler = distlog.ZmqHandler({daemon.intake!r})
+        handler.setFormatter(distlog.JSONFormatter())
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        with distlog.import_task(sys.argv[1], 'remote part', side='child'):
+            logger.info('working remotely')
+        """
+    )
+    (tmp_path / "child.py").write_text(child)
+    parent = textwrap.dedent(
+        f"""
+        import logging, subprocess, sys
+        import distlog
+        logger = logging.getLogger()
+        handler = distlog.ZmqHandler({daemon.intake!r})
+        handler.setFormatter(distlog.JSONFormatter())
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        with distlog.task('request', side='parent') as job:
+            foreign = job.get_foreign_task()
+            subprocess.run([sys.executable, 'child.py', foreign], check=True, timeout=60)
+            logger.info('child finished')
+        """
+    )
+    run_python(tmp_path, "parent.py", parent)
+    daemon.wait_stored(6)
+    tree = daemon.cli_json("tree", "--last")
+    top = tree["scope"]
+    u = tree["root"]
+    [remote] = subscopes(top)
+    assert remote["id"] == f"{u}/1"
+    assert remote["foreign"] is True
+    assert remote["process"] != top["process"]
+    assert records_of(remote) == [
+        (f"0@{u}/1", "remote part", "open"),
+        (f"1@{u}/1", "working remotely", None),
+        (f"2@{u}/1", "remote part", "close"),
+    ]
+    assert [r[1] for r in records_of(top)] == ["request", "child finished", "request"]
+
+
+def test_a_failing_task_shows_its_failure_with_the_traceback(daemon: Daemon, tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import logging
+        import distlog
+        logger = logging.getLogger()
+        handler = distlog.ZmqHandler({daemon.intake!r})
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        try:
+            with distlog.task('payment', order=7):
+                with distlog.to('charge card'):
+                    raise ValueError('card declined')
+        except ValueError:
+            pass
+        """
+    )
+    run_python(tmp_path, "fail.py", script)
+    daemon.wait_stored(4)
+    [task] = daemon.cli_json("tasks", "--status", "failed")["tasks"]
+    assert task["failures"] == 2
+    human = daemon.cli("tree", task["root"]).stdout
+    assert "charge card  ✗ failed" in human
+    assert "ValueError: card declined" in human
+
+
+def test_tail_into_a_closed_pipe_ends_quietly(daemon: Daemon, tmp_path: Path) -> None:
+    run_python(tmp_path, "example.py", tutorial_source(daemon.intake))
+    daemon.wait_stored(7)
+    pipeline = subprocess.run(
+        f"'{BIN_DIR / 'distlog'}' --server {daemon.server} tail -f -n 5 | head -n 1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=PATIENCE,
+    )
+    assert pipeline.returncode == 0
+    assert len(pipeline.stdout.splitlines()) == 1
+    assert pipeline.stderr == ""
+
+
+def test_the_cli_says_clearly_when_no_daemon_answers(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [str(BIN_DIR / "distlog"), "--server", "http://127.0.0.1:9", "tasks"],
+        capture_output=True,
+        text=True,
+        timeout=PATIENCE,
+    )
+    assert out.returncode == 1
+    assert "cannot reach distlogd at http://127.0.0.1:9" in out.stderr
+    assert "panicked" not in out.stderr
