@@ -145,7 +145,10 @@ mod tests {
     #[test]
     fn the_tutorial_keys_parse() {
         let k = Key::parse(&format!("0@{U}")).expect("root key");
-        assert_eq!((k.seq, k.scope.root.as_str(), k.scope.path.len()), (0, U, 0));
+        assert_eq!(
+            (k.seq, k.scope.root.as_str(), k.scope.path.len()),
+            (0, U, 0)
+        );
         let k = Key::parse(&format!("2@{U}/1")).expect("subtask key");
         assert_eq!((k.seq, k.scope.path.clone()), (2, vec![1]));
         let k = Key::parse(&format!("17@{U}/1/3/12")).expect("deep key");
@@ -166,14 +169,32 @@ mod tests {
     #[test]
     fn malformed_keys_are_rejected_with_the_reason() {
         assert!(matches!(Key::parse(U), Err(KeyError::MissingAt(_))));
-        assert!(matches!(Key::parse(&format!("x@{U}")), Err(KeyError::BadSeq(_))));
-        assert!(matches!(Key::parse(&format!("-1@{U}")), Err(KeyError::BadSeq(_))));
-        assert!(matches!(Key::parse(&format!("+1@{U}")), Err(KeyError::BadSeq(_))));
+        assert!(matches!(
+            Key::parse(&format!("x@{U}")),
+            Err(KeyError::BadSeq(_))
+        ));
+        assert!(matches!(
+            Key::parse(&format!("-1@{U}")),
+            Err(KeyError::BadSeq(_))
+        ));
+        assert!(matches!(
+            Key::parse(&format!("+1@{U}")),
+            Err(KeyError::BadSeq(_))
+        ));
         assert!(matches!(Key::parse("0@"), Err(KeyError::BadRoot(_))));
         assert!(matches!(Key::parse("0@/1"), Err(KeyError::BadRoot(_))));
-        assert!(matches!(Key::parse(&format!("0@{U}/0")), Err(KeyError::BadStep(_))));
-        assert!(matches!(Key::parse(&format!("0@{U}/")), Err(KeyError::BadStep(_))));
-        assert!(matches!(Key::parse(&format!("0@{U}/a")), Err(KeyError::BadStep(_))));
+        assert!(matches!(
+            Key::parse(&format!("0@{U}/0")),
+            Err(KeyError::BadStep(_))
+        ));
+        assert!(matches!(
+            Key::parse(&format!("0@{U}/")),
+            Err(KeyError::BadStep(_))
+        ));
+        assert!(matches!(
+            Key::parse(&format!("0@{U}/a")),
+            Err(KeyError::BadStep(_))
+        ));
         assert!(matches!(Key::parse("0@a@b"), Err(KeyError::BadRoot(_))));
         let deep = format!("0@{U}{}", "/1".repeat(MAX_PATH_DEPTH + 1));
         assert!(matches!(Key::parse(&deep), Err(KeyError::TooDeep(_))));

@@ -40,7 +40,11 @@ impl Topic {
     }
 
     pub fn parse(frame: &[u8]) -> Result<Topic, DecodeError> {
-        let bad = || DecodeError::BadTopic(String::from_utf8_lossy(&frame[..frame.len().min(16)]).into_owned());
+        let bad = || {
+            DecodeError::BadTopic(
+                String::from_utf8_lossy(&frame[..frame.len().min(16)]).into_owned(),
+            )
+        };
         let [s, k, e] = frame else { return Err(bad()) };
         let system = match s {
             b'T' => System::Test,
@@ -111,7 +115,10 @@ mod tests {
     #[test]
     fn malformed_topics_are_rejected() {
         for bad in [&b""[..], b"PL", b"PLJX", b"XLJ", b"PXJ", b"PLX", b"plj"] {
-            assert!(matches!(Topic::parse(bad), Err(DecodeError::BadTopic(_))), "{bad:?}");
+            assert!(
+                matches!(Topic::parse(bad), Err(DecodeError::BadTopic(_))),
+                "{bad:?}"
+            );
         }
     }
 }
