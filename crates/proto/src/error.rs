@@ -16,6 +16,8 @@ pub enum DecodeError {
     TooDeep { limit: usize },
     #[error("body of {size} bytes exceeds the limit of {limit} bytes")]
     TooLarge { size: usize, limit: usize },
+    #[error("body expands to more than {limit} values")]
+    TooManyValues { limit: usize },
     #[error("body is not a map but {0}")]
     NotAMap(&'static str),
 }
@@ -29,7 +31,7 @@ impl DecodeError {
             DecodeError::InvalidJson(_) => "invalid_json",
             DecodeError::BadPickle(_) => "bad_pickle",
             DecodeError::TooDeep { .. } => "too_deep",
-            DecodeError::TooLarge { .. } => "too_large",
+            DecodeError::TooLarge { .. } | DecodeError::TooManyValues { .. } => "too_large",
             DecodeError::NotAMap(_) => "not_a_map",
         }
     }

@@ -13,7 +13,7 @@
 //! let topic = Topic::parse(b"PLJ").unwrap();
 //! let record = decode(topic, br#"{"message": "toplevel", "levelno": 20, "created": 1.0,
 //!     "context": {"key": "0@e252a11f-d33d-483d-ba08-bc8f642b2f10"}}"#, &Limits::default()).unwrap();
-//! store.writer().unwrap().write_batch(&[record], 2.0).unwrap();
+//! store.writer().unwrap().write_batch([&record], 2.0).unwrap();
 //!
 //! let reader = store.reader().unwrap();
 //! let tasks = reader.tasks(&TaskFilter::default(), 2.0).unwrap();

@@ -29,6 +29,9 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
     if version == SCHEMA_VERSION {
         return Ok(());
     }
+    // Retention returns freed pages to the file system bit by bit; the
+    // mode can only be chosen before the first table exists.
+    conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")?;
     conn.execute_batch(
         "BEGIN;
         CREATE TABLE IF NOT EXISTS records (
@@ -57,6 +60,11 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
         CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5(
             message, content='records', content_rowid='id'
         );
+        -- Keeps the external-content FTS index in step when retention deletes.
+        CREATE TRIGGER IF NOT EXISTS records_fts_delete AFTER DELETE ON records
+            WHEN old.message != '' BEGIN
+            INSERT INTO records_fts (records_fts, rowid, message) VALUES ('delete', old.id, old.message);
+        END;
         CREATE TABLE IF NOT EXISTS tasks (
             root      TEXT PRIMARY KEY,
             message   TEXT,

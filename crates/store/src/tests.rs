@@ -130,7 +130,7 @@ fn records_arriving_in_any_order_build_the_same_tree() {
     let mut writer = store.writer().expect("writer");
     // One record per batch, child scopes before their parents.
     for r in records {
-        writer.write_batch(&[r], 2.0).expect("write");
+        writer.write_batch([&r], 2.0).expect("write");
     }
     let reader = store.reader().expect("reader");
     let tree = reader.tree(U, 2.0).expect("query").expect("tree");
@@ -151,7 +151,7 @@ fn a_subtask_from_another_process_before_its_parent_hangs_in_its_slot() {
     let mut remote = rec(Some(&format!("0@{U}/1/2")), "remote work", "", 1.3);
     remote.process = Some(7);
     let mut writer = store.writer().expect("writer");
-    writer.write_batch(&[remote], 2.0).expect("write");
+    writer.write_batch([&remote], 2.0).expect("write");
     let reader = store.reader().expect("reader");
     let tree = reader.tree(U, 2.0).expect("query").expect("tree");
     let placeholder = child(&tree.scope, 0);

@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::time::Duration;
 
 use distlog_proto::{Record, ScopeEvent};
 use rusqlite::{params, Connection};
@@ -34,7 +35,11 @@ impl Writer {
 
     /// Stores `records`, all received at `received` (epoch seconds), in one
     /// transaction: either all of them are durable or none.
-    pub fn write_batch(&mut self, records: &[Record], received: f64) -> Result<(), StoreError> {
+    pub fn write_batch<'r>(
+        &mut self,
+        records: impl IntoIterator<Item = &'r Record>,
+        received: f64,
+    ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         let mut tasks: HashMap<&str, TaskDelta> = HashMap::new();
         let mut processes: HashMap<(&str, i64), f64> = HashMap::new();
@@ -95,6 +100,73 @@ impl Writer {
         drop(seen);
         tx.commit()?;
         Ok(())
+    }
+}
+
+impl Writer {
+    /// Deletes records created longer than `max_age` ago, then the oldest
+    /// records while the file is larger than `max_bytes`, and the tasks left
+    /// without records. Works in chunks so writes never wait long behind it.
+    /// Returns how many records it deleted.
+    pub fn prune(
+        &mut self,
+        max_age: Option<Duration>,
+        max_bytes: Option<u64>,
+        now: f64,
+    ) -> Result<u64, StoreError> {
+        const CHUNK: i64 = 10_000;
+        let mut deleted = 0u64;
+        if let Some(age) = max_age {
+            let cutoff = now - age.as_secs_f64();
+            loop {
+                let n = self.conn.execute(
+                    "DELETE FROM records WHERE id IN
+                        (SELECT id FROM records WHERE created < ?1 LIMIT ?2)",
+                    params![cutoff, CHUNK],
+                )?;
+                deleted += n as u64;
+                if (n as i64) < CHUNK {
+                    break;
+                }
+            }
+            self.conn
+                .execute("DELETE FROM tasks WHERE last_seen < ?1", params![cutoff])?;
+        }
+        if let Some(max) = max_bytes {
+            while self.used_bytes()? > max {
+                let n = self.conn.execute(
+                    "DELETE FROM records WHERE id IN
+                        (SELECT id FROM records ORDER BY id LIMIT ?1)",
+                    params![CHUNK],
+                )?;
+                if n == 0 {
+                    break;
+                }
+                deleted += n as u64;
+                self.conn.execute_batch("PRAGMA incremental_vacuum;")?;
+            }
+        }
+        if deleted > 0 {
+            self.conn.execute(
+                "DELETE FROM tasks WHERE NOT EXISTS
+                    (SELECT 1 FROM records WHERE records.root = tasks.root)",
+                [],
+            )?;
+            self.conn.execute_batch("PRAGMA incremental_vacuum;")?;
+        }
+        Ok(deleted)
+    }
+
+    /// Pages in use (the file less its free list), in bytes.
+    fn used_bytes(&self) -> Result<u64, StoreError> {
+        let (pages, free, size): (i64, i64, i64) = self.conn.query_row(
+            "SELECT (SELECT page_count FROM pragma_page_count()),
+                    (SELECT freelist_count FROM pragma_freelist_count()),
+                    (SELECT page_size FROM pragma_page_size())",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        Ok(((pages - free).max(0) * size) as u64)
     }
 }
 

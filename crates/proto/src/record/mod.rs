@@ -22,8 +22,9 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_body: 1 << 20,
-            // serde_json's own recursion limit; pickle is held to the same.
-            max_depth: 128,
+            // Below serde_json's own recursion limit (128), so every stored
+            // body can be parsed again by anything built on serde_json.
+            max_depth: 100,
             max_nodes: 200_000,
         }
     }
