@@ -11,18 +11,24 @@ use distlog_proto::{parse_any, Key};
 use distlog_store::{Reader, RecordFilter, Store, StoreError, TaskFilter};
 use serde_json::{json, Value};
 
+use crate::pipeline::Switch;
 use crate::stats::Stats;
 use crate::storage::now;
 
 #[derive(Clone)]
 pub struct Api {
-    store: Store,
+    /// The store sink the API reads, and its name; `None` when the
+    /// configuration has no store sink.
+    store: Option<(String, Store)>,
     stats: Arc<Stats>,
+    pub(crate) switch: Arc<Switch>,
     readers: Arc<Mutex<Vec<Reader>>>,
+    /// Turns true at shutdown, so endless responses (the feed) end.
+    pub(crate) shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// An error as the API returns it: a status and `{"error": "..."}`.
-pub struct ApiError(StatusCode, String);
+pub struct ApiError(pub StatusCode, pub String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -42,11 +48,18 @@ impl From<StoreError> for ApiError {
 type ApiResult = Result<Json<Value>, ApiError>;
 
 impl Api {
-    pub fn new(store: Store, stats: Arc<Stats>) -> Api {
+    pub fn new(
+        store: Option<(String, Store)>,
+        stats: Arc<Stats>,
+        switch: Arc<Switch>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Api {
         Api {
             store,
             stats,
+            switch,
             readers: Arc::new(Mutex::new(Vec::new())),
+            shutdown,
         }
     }
 
@@ -62,6 +75,7 @@ impl Api {
             .route("/api/tree/{*id}", get(tree))
             .route("/api/records", get(records))
             .route("/api/records/{*id}", get(record))
+            .route("/api/feed", get(crate::feed::feed))
             .with_state(self)
     }
 
@@ -73,11 +87,17 @@ impl Api {
         F: FnOnce(&Reader) -> Result<T, ApiError> + Send + 'static,
     {
         let api = self.clone();
+        let Some((_, store)) = api.store.clone() else {
+            return Err(ApiError(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "this daemon's configuration has no store sink to query".into(),
+            ));
+        };
         tokio::task::spawn_blocking(move || {
             let pooled = api.readers.lock().ok().and_then(|mut p| p.pop());
             let reader = match pooled {
                 Some(r) => r,
-                None => api.store.reader()?,
+                None => store.reader()?,
             };
             let out = f(&reader);
             if let Ok(mut pool) = api.readers.lock() {
@@ -92,9 +112,21 @@ impl Api {
 
 async fn stats(State(api): State<Api>) -> ApiResult {
     let mut out = api.stats.to_json();
-    let count = api.query(|r| Ok(r.count()?)).await?;
-    out["store"]["records"] = json!(count);
-    out["store"]["path"] = json!(api.store.path().display().to_string());
+    let pipeline = api.switch.current();
+    out["sinks"] = pipeline.sinks.iter().map(|s| s.to_json()).collect();
+    if let Some((name, store)) = &api.store {
+        let count = api.query(|r| Ok(r.count()?)).await?;
+        let sink = pipeline.sink(name).map(|s| s.to_json()).unwrap_or_default();
+        out["store"] = json!({
+            "sink": name,
+            "path": store.path().display().to_string(),
+            "records": count,
+            "stored": sink["written"],
+            "queued": sink["queued"],
+            "errors": sink["errors"],
+            "lost": sink["dropped"],
+        });
+    }
     Ok(Json(out))
 }
 

@@ -5,10 +5,11 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
-use crossbeam_channel::Sender;
-use distlog_proto::{decode, DecodeError, Limits, Record, Topic};
+use distlog_proto::{decode, DecodeError, Encoding, Limits, Topic};
 
+use crate::pipeline::{Pipeline, Routed, Switch};
 use crate::stats::Stats;
+use crate::storage::now;
 
 /// How often the receive loop looks up from the socket to check for shutdown.
 const POLL_MS: i32 = 100;
@@ -22,7 +23,7 @@ pub struct Intake {
     socket: zmq::Socket,
     limits: Limits,
     stats: Arc<Stats>,
-    out: Sender<Record>,
+    switch: Arc<Switch>,
 }
 
 impl Intake {
@@ -33,7 +34,7 @@ impl Intake {
         endpoints: &[String],
         limits: Limits,
         stats: Arc<Stats>,
-        out: Sender<Record>,
+        switch: Arc<Switch>,
     ) -> Result<(Intake, Vec<String>)> {
         let socket = ctx.socket(zmq::PULL).context("creating the PULL socket")?;
         // libzmq cannot skip one oversized message: past ZMQ_MAXMSGSIZE it
@@ -67,7 +68,7 @@ impl Intake {
                 socket,
                 limits,
                 stats,
-                out,
+                switch,
             },
             bound,
         ))
@@ -78,6 +79,8 @@ impl Intake {
     pub fn run(self, stop: &AtomicBool) {
         let mut topic = zmq::Message::new();
         let mut body = zmq::Message::new();
+        let mut generation = self.switch.generation();
+        let mut pipeline: Arc<Pipeline> = self.switch.current();
         loop {
             let stopping = stop.load(Relaxed);
             let flags = if stopping { zmq::DONTWAIT } else { 0 };
@@ -95,19 +98,23 @@ impl Intake {
                 self.stats.reject(&err, "");
                 continue;
             }
-            match Topic::parse(&topic).and_then(|t| decode(t, &body, &self.limits)) {
+            let decoded = Topic::parse(&topic).and_then(|t| decode(t, &body, &self.limits));
+            match decoded {
                 Ok(record) => {
                     if record.key_error.is_some() {
                         self.stats.key_errors.fetch_add(1, Relaxed);
                     }
                     self.stats.decoded.fetch_add(1, Relaxed);
-                    self.stats.queued.fetch_add(1, Relaxed);
-                    // Blocks when the store is behind: back-pressure instead
-                    // of silent loss inside the daemon.
-                    if self.out.send(record).is_err() {
-                        tracing::error!("store writer is gone; stopping intake");
-                        break;
+                    // Forwarding keeps the body as sent; JSON bodies are
+                    // already kept verbatim in the record.
+                    let original = (record.topic.encoding == Encoding::Pickle).then(|| body.to_vec());
+                    let routed = Arc::new(Routed::new(record, original, now()));
+                    let current = self.switch.generation();
+                    if current != generation {
+                        generation = current;
+                        pipeline = self.switch.current();
                     }
+                    pipeline.route(&routed);
                 }
                 Err(err) => self.stats.reject(&err, ""),
             }

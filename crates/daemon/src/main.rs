@@ -1,13 +1,17 @@
 //! `distlogd`, the distlog collector: receives records over ZeroMQ, decodes
-//! JSON and pickle safely, stores them, and serves them over HTTP.
+//! JSON and pickle safely, routes them to sinks, and serves them over HTTP.
 //!
 //! ```text
 //! distlogd --listen tcp://*:5010 --http 127.0.0.1:5080 --store ./distlog.db
 //! curl http://127.0.0.1:5080/api/tasks
 //! ```
 
+mod config;
+mod feed;
 mod http;
 mod intake;
+mod pipeline;
+mod sinks;
 mod stats;
 mod storage;
 
@@ -22,30 +26,44 @@ use clap::Parser;
 use distlog_proto::Limits;
 use distlog_store::Store;
 
+use config::Plan;
+use pipeline::{Pipeline, Switch};
+use sinks::{SinkConfig, Threads};
+
 /// The distlog collector daemon.
 ///
 /// Receives log records from distlog clients over ZeroMQ (PULL), decodes
-/// them (JSON, or pickle without ever running code), stores them in an
-/// embedded store, and serves tasks, trees and records over an HTTP API.
-/// SIGINT or SIGTERM stops it gracefully: every record received is stored.
+/// them (JSON, or pickle without ever running code), routes them by rules
+/// to sinks (the embedded store, files, the console, a live feed, another
+/// distlogd), and serves tasks, trees and records over an HTTP API.
+/// SIGHUP reloads the configuration; SIGINT or SIGTERM stops gracefully,
+/// storing every record received.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Args {
     /// ZeroMQ endpoint to bind for intake; repeat for several.
-    #[arg(
-        long = "listen",
-        value_name = "ENDPOINT",
-        default_value = "tcp://*:5010"
-    )]
+    /// [default: the config file's `listen`, else tcp://*:5010]
+    #[arg(long = "listen", value_name = "ENDPOINT")]
     listen: Vec<String>,
 
-    /// The embedded store file. Created if missing; kept across restarts.
+    /// The embedded store file of store sinks that name no `path` (and of
+    /// the default configuration). Created if missing; kept across restarts.
     #[arg(long, value_name = "PATH", env = "DISTLOG_STORE", default_value_os_t = default_store())]
     store: PathBuf,
 
-    /// Address for the HTTP API (and, later, the web UI).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:5080")]
-    http: SocketAddr,
+    /// Address for the HTTP API and web UI.
+    /// [default: the config file's `http`, else 127.0.0.1:5080]
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
+
+    /// The configuration file (distlogd.yml): sinks and routing rules.
+    /// Without it: store everything in --store and publish the live feed.
+    #[arg(long, value_name = "FILE", env = "DISTLOGD_CONFIG")]
+    config: Option<PathBuf>,
+
+    /// Validate a configuration file, print a summary, and exit.
+    #[arg(long, value_name = "FILE", conflicts_with = "config")]
+    check_config: Option<PathBuf>,
 
     /// Largest message body accepted, in bytes; larger ones are rejected
     /// and counted as too_large.
@@ -58,12 +76,7 @@ struct Args {
     unfinished_after: u64,
 
     /// Log filter for the daemon's own messages (e.g. info, debug).
-    #[arg(
-        long,
-        value_name = "FILTER",
-        env = "DISTLOGD_LOG",
-        default_value = "info"
-    )]
+    #[arg(long, value_name = "FILTER", env = "DISTLOGD_LOG", default_value = "info")]
     log: String,
 }
 
@@ -87,10 +100,49 @@ fn main() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    if let Err(e) = run(args) {
+    let result = match &args.check_config {
+        Some(path) => check_config(path, &args),
+        None => run(args),
+    };
+    if let Err(e) = result {
         eprintln!("distlogd: {e:#}");
         std::process::exit(1);
     }
+}
+
+fn check_config(path: &PathBuf, args: &Args) -> Result<()> {
+    let plan = config::resolve(Some(path), &args.store)?;
+    println!(
+        "{}: OK: {} sinks ({}), {} rules, {} default route",
+        path.display(),
+        plan.sinks.len(),
+        plan.sinks
+            .iter()
+            .map(|(n, c)| format!("{n}: {}", c.kind()))
+            .collect::<Vec<_>>()
+            .join(", "),
+        plan.rules.len(),
+        if plan.default.is_empty() { "no" } else { "a" },
+    );
+    Ok(())
+}
+
+/// The store the HTTP API reads: the sink named `store`, else the first
+/// store sink.
+fn api_store(plan: &Plan, unfinished_after: Duration) -> Result<Option<(String, Store)>> {
+    let stores = || {
+        plan.sinks.iter().filter_map(|(n, c)| match c {
+            SinkConfig::Store(s) => Some((n, s)),
+            _ => None,
+        })
+    };
+    let Some((name, c)) = stores().find(|(n, _)| *n == "store").or_else(|| stores().next()) else {
+        return Ok(None);
+    };
+    let store = Store::open(c.path())
+        .with_context(|| format!("opening the store at {}", c.path().display()))?
+        .with_unfinished_after(unfinished_after);
+    Ok(Some((name.clone(), store)))
 }
 
 fn run(args: Args) -> Result<()> {
@@ -98,15 +150,27 @@ fn run(args: Args) -> Result<()> {
         max_body: args.max_body,
         ..Limits::default()
     };
-    let store = Store::open(&args.store)
-        .with_context(|| format!("opening the store at {}", args.store.display()))?
-        .with_unfinished_after(Duration::from_secs(args.unfinished_after));
-    let writer = store.writer().context("opening the store for writing")?;
-    let stats = Arc::new(stats::Stats::default());
+    let mut plan = config::resolve(args.config.as_ref(), &args.store)?;
+    let listen = match (&args.listen[..], plan.listen.take()) {
+        ([], Some(from_file)) if !from_file.is_empty() => from_file,
+        ([], _) => vec!["tcp://*:5010".to_owned()],
+        (given, _) => given.to_vec(),
+    };
+    let http: SocketAddr = match (args.http, plan.http.take()) {
+        (Some(a), _) => a,
+        (None, Some(text)) => text
+            .parse()
+            .with_context(|| format!("`http: {text}` in the configuration is not an address"))?,
+        (None, None) => SocketAddr::from(([127, 0, 0, 1], 5080)),
+    };
+    let unfinished_after = Duration::from_secs(args.unfinished_after);
+    let store = api_store(&plan, unfinished_after)?;
 
-    let (tx, rx) = crossbeam_channel::bounded(65_536);
+    let threads = Threads::default();
+    let switch = Arc::new(Switch::new(Pipeline::start(plan, None, &threads)?));
+    let stats = Arc::new(stats::Stats::default());
     let ctx = zmq::Context::new();
-    let (intake, bound) = intake::Intake::bind(&ctx, &args.listen, limits, stats.clone(), tx)?;
+    let (intake, bound) = intake::Intake::bind(&ctx, &listen, limits, stats.clone(), switch.clone())?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -114,16 +178,11 @@ fn run(args: Args) -> Result<()> {
         .build()
         .context("starting the async runtime")?;
     let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(args.http))
-        .with_context(|| format!("binding the HTTP API to {}", args.http))?;
+        .block_on(tokio::net::TcpListener::bind(http))
+        .with_context(|| format!("binding the HTTP API to {http}"))?;
     let http_addr = listener.local_addr().context("reading the HTTP address")?;
 
     let stop = Arc::new(AtomicBool::new(false));
-    let writer_stats = stats.clone();
-    let writer_thread = std::thread::Builder::new()
-        .name("store-writer".into())
-        .spawn(move || storage::run(writer, rx, writer_stats))
-        .context("starting the store writer")?;
     let intake_stop = stop.clone();
     let intake_thread = std::thread::Builder::new()
         .name("intake".into())
@@ -134,31 +193,79 @@ fn run(args: Args) -> Result<()> {
     tracing::info!(
         intake = %bound.join(","),
         http = %http_addr,
-        store = %store.path().display(),
+        store = %store.as_ref().map(|(_, s)| s.path().display().to_string()).unwrap_or_default(),
         "distlogd ready"
     );
-    let api = http::Api::new(store, stats.clone());
-    let serve_stop = stop.clone();
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let api = http::Api::new(store, stats.clone(), switch.clone(), shutdown_rx);
+    let reload = Reload {
+        config: args.config.clone(),
+        store: args.store.clone(),
+        switch: switch.clone(),
+        threads: threads.clone(),
+    };
     runtime.block_on(async move {
+        tokio::spawn(reload.on_sighup());
         let shutdown = async move {
             wait_for_signal().await;
-            serve_stop.store(true, Relaxed);
+            let _ = shutdown_tx.send(true);
         };
         axum::serve(listener, api.router())
             .with_graceful_shutdown(shutdown)
             .await
     })?;
 
-    tracing::info!("stopping: draining intake and flushing the store");
+    tracing::info!("stopping: draining intake and flushing sinks");
     stop.store(true, Relaxed);
     let _ = intake_thread.join();
-    let _ = writer_thread.join();
+    // Dropping the last pipeline closes every sink's queue; each drains it.
+    switch.replace(Pipeline::empty());
+    threads.join_all();
     tracing::info!(
-        stored = stats.stored.load(Relaxed),
+        received = stats.received.load(Relaxed),
         rejected = stats.rejected_total(),
         "distlogd stopped"
     );
     Ok(())
+}
+
+struct Reload {
+    config: Option<PathBuf>,
+    store: PathBuf,
+    switch: Arc<Switch>,
+    threads: Threads,
+}
+
+impl Reload {
+    async fn on_sighup(self) {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; reload by restarting");
+            return;
+        };
+        let this = Arc::new(self);
+        while hup.recv().await.is_some() {
+            let this = this.clone();
+            let _ = tokio::task::spawn_blocking(move || this.reload()).await;
+        }
+    }
+
+    /// A valid new configuration takes over; records already queued in a
+    /// replaced sink are still written by it. An invalid one is reported
+    /// and the running one stays.
+    fn reload(&self) {
+        let current = self.switch.current();
+        let next = config::resolve(self.config.as_ref(), &self.store)
+            .and_then(|plan| Pipeline::start(plan, Some(&current), &self.threads));
+        match next {
+            Ok(p) => {
+                let names: Vec<&str> = p.sinks.iter().map(|s| s.name.as_str()).collect();
+                tracing::info!(sinks = %names.join(","), "configuration reloaded");
+                self.switch.replace(p);
+            }
+            Err(e) => tracing::error!("configuration not reloaded, keeping the running one: {e:#}"),
+        }
+    }
 }
 
 async fn wait_for_signal() {

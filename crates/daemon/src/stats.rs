@@ -16,10 +16,6 @@ pub struct Stats {
     pub decoded: AtomicU64,
     rejected: [AtomicU64; DecodeError::REASONS.len()],
     pub key_errors: AtomicU64,
-    pub stored: AtomicU64,
-    pub store_errors: AtomicU64,
-    pub store_lost: AtomicU64,
-    pub queued: AtomicU64,
     last_reject_log: Mutex<[Option<Instant>; DecodeError::REASONS.len()]>,
     suppressed: [AtomicU64; DecodeError::REASONS.len()],
 }
@@ -32,10 +28,6 @@ impl Default for Stats {
             decoded: AtomicU64::new(0),
             rejected: Default::default(),
             key_errors: AtomicU64::new(0),
-            stored: AtomicU64::new(0),
-            store_errors: AtomicU64::new(0),
-            store_lost: AtomicU64::new(0),
-            queued: AtomicU64::new(0),
             last_reject_log: Mutex::new([None; DecodeError::REASONS.len()]),
             suppressed: Default::default(),
         }
@@ -86,12 +78,6 @@ impl Stats {
             "decoded": self.decoded.load(Relaxed),
             "rejected": rejected,
             "key_errors": self.key_errors.load(Relaxed),
-            "store": {
-                "stored": self.stored.load(Relaxed),
-                "queued": self.queued.load(Relaxed),
-                "errors": self.store_errors.load(Relaxed),
-                "lost": self.store_lost.load(Relaxed),
-            },
         })
     }
 }

@@ -2,7 +2,6 @@
 
 use serde_json::{json, Value};
 
-use super::to_json;
 use crate::{DecodeError, Limits};
 
 /// The decoder's own tests run at a depth limit of 128, the deepest that
