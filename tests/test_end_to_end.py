@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import textwrap
 from pathlib import Path
@@ -175,3 +176,40 @@ def test_the_cli_says_clearly_when_no_daemon_answers(tmp_path: Path) -> None:
     assert out.returncode == 1
     assert "cannot reach distlogd at http://127.0.0.1:9" in out.stderr
     assert "panicked" not in out.stderr
+
+
+def test_tail_follows_the_live_feed_with_a_rule_filter(daemon: Daemon, tmp_path: Path) -> None:
+    tail = subprocess.Popen(
+        [str(BIN_DIR / "distlog"), "--server", daemon.server, "--json", "tail", "-f", "-n", "0", "level=WARNING context.user=leo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        daemon.wait_for("the tail to subscribe", lambda s: any(k.get("subscribers") for k in s["sinks"]))
+        script = textwrap.dedent(
+            f"""
+            import logging
+            import distlog
+            logger = logging.getLogger()
+            logger.addHandler(distlog.ZmqHandler({daemon.intake!r}))
+            logger.setLevel(logging.INFO)
+            with distlog.task('checkout', user='leo'):
+                logger.info('fine')
+                logger.warning('slow payment')
+            with distlog.task('checkout', user='ann'):
+                logger.warning('slow payment')
+            """
+        )
+        run_python(tmp_path, "tailed.py", script)
+        assert tail.stdout is not None
+        line = tail.stdout.readline()
+        record = json.loads(line)
+        assert (record["message"], record["levelname"]) == ("slow payment", "WARNING")
+        assert record["context"] == {"user": "leo"}
+        daemon.wait_stored(7)
+    finally:
+        tail.terminate()
+        out, err = tail.communicate(timeout=PATIENCE)
+    assert out == "", f"only one record matches, got more: {out!r}"
+    assert "panicked" not in err
