@@ -47,6 +47,34 @@ impl Client {
         Ok(body)
     }
 
+    /// Opens a streaming GET (no overall timeout). `None` when the daemon
+    /// answers 404: it has no such stream.
+    pub fn stream(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Option<impl std::io::Read>> {
+        let url = format!("{}{}", self.base, path);
+        let mut req = self.agent.get(&url).config().timeout_global(None).build();
+        for (k, v) in query.iter().filter(|(_, v)| !v.is_empty()) {
+            req = req.query(*k, v);
+        }
+        let mut resp = req.call().map_err(|e| self.unreachable(e))?;
+        let status = resp.status();
+        if status.as_u16() == 404 {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            let body: Value = resp.body_mut().read_json().unwrap_or_default();
+            let msg = body
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("no detail given");
+            bail!("{msg} (HTTP {})", status.as_u16());
+        }
+        Ok(Some(resp.into_body().into_reader()))
+    }
+
     fn unreachable(&self, e: ureq::Error) -> anyhow::Error {
         anyhow!(
             "cannot reach distlogd at {} ({e}); is it running? Start it with `distlogd`, \

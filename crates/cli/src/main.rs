@@ -10,10 +10,11 @@
 
 mod client;
 mod render;
+mod tail;
 mod timefmt;
 
 use std::io::{self, IsTerminal, Write};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -21,6 +22,7 @@ use serde_json::Value;
 
 use client::{path_escape, Client};
 use render::Paint;
+use tail::TailOptions;
 
 /// distlog: scoped, structured logs of distributed systems, as trees.
 ///
@@ -92,8 +94,14 @@ enum Command {
         #[arg(long, short = 'n', default_value_t = 50)]
         limit: usize,
     },
-    /// Print the latest records; with -f, keep printing new ones.
+    /// Print the latest records; with -f, follow the live feed.
+    ///
+    /// FILTER is the rule language of distlogd.yml, as terms
+    /// (`level=WARNING logger=app.db context.user=leo message~timeout`)
+    /// or a YAML map (`'{any: [{level: ERROR}, {event: fail}]}'`).
     Tail {
+        /// Only records matching this filter.
+        filter: Option<String>,
         /// Keep following new records until interrupted.
         #[arg(long, short = 'f')]
         follow: bool,
@@ -222,17 +230,26 @@ fn run(cli: Cli) -> Result<()> {
         Command::Search { text, limit } => {
             let answer =
                 client.get("/api/records", &[("q", text), ("limit", limit.to_string())])?;
-            print_records(&mut out, &answer, cli.json, paint, true)?;
+            print_records(&mut out, &answer, cli.json, paint, true, &|_| true)?;
         }
         Command::Tail {
+            filter,
             follow,
             lines,
             level,
             logger,
             host,
-        } => tail(
-            &client, &mut out, cli.json, paint, follow, lines, level, logger, host,
-        )?,
+        } => {
+            let opts = TailOptions {
+                filter,
+                follow,
+                lines,
+                level,
+                logger,
+                host,
+            };
+            tail::run(&client, &mut out, cli.json, paint, opts)?
+        }
         Command::Stats => {
             let answer = client.get("/api/stats", &[])?;
             if cli.json {
@@ -251,13 +268,15 @@ fn print_json(out: &mut impl Write, v: &Value) -> Result<()> {
     Ok(())
 }
 
-/// Prints `{"records": [...]}` oldest first (the API answers newest first).
-fn print_records(
+/// Prints `{"records": [...]}` oldest first (the API answers newest first),
+/// those that `keep` accepts; returns the highest store id seen.
+pub(crate) fn print_records(
     out: &mut impl Write,
     answer: &Value,
     json: bool,
     p: Paint,
     reverse: bool,
+    keep: &dyn Fn(&Value) -> bool,
 ) -> Result<i64> {
     let mut records = answer["records"].as_array().cloned().unwrap_or_default();
     if reverse {
@@ -266,6 +285,9 @@ fn print_records(
     let mut last = 0;
     for r in &records {
         last = last.max(r["id"].as_i64().unwrap_or(0));
+        if !keep(r) {
+            continue;
+        }
         if json {
             serde_json::to_writer(&mut *out, r)?;
             writeln!(out)?;
@@ -276,7 +298,7 @@ fn print_records(
     Ok(last)
 }
 
-fn level_arg(level: Option<String>) -> Result<String> {
+pub(crate) fn level_arg(level: Option<String>) -> Result<String> {
     let Some(level) = level else {
         return Ok(String::new());
     };
@@ -286,74 +308,6 @@ fn level_arg(level: Option<String>) -> Result<String> {
     match distlog_proto::level_number(&level) {
         Some(n) => Ok(n.to_string()),
         None => bail!("--level {level:?}: use DEBUG, INFO, WARNING, ERROR, CRITICAL or a number"),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn tail(
-    client: &Client,
-    out: &mut impl Write,
-    json: bool,
-    p: Paint,
-    follow: bool,
-    lines: usize,
-    level: Option<String>,
-    logger: Option<String>,
-    host: Option<String>,
-) -> Result<()> {
-    let filters = vec![
-        ("level", level_arg(level)?),
-        ("logger", logger.unwrap_or_default()),
-        ("host", host.unwrap_or_default()),
-    ];
-    let mut query = filters.clone();
-    query.push(("limit", lines.max(1).to_string()));
-    let answer = client.get("/api/records", &query)?;
-    let mut last = if lines == 0 {
-        answer["records"][0]["id"].as_i64().unwrap_or(0)
-    } else {
-        print_records(out, &answer, json, p, true)?
-    };
-    out.flush()?;
-    while follow {
-        // Polling by id keeps the daemon stateless for us and never misses
-        // a record: ids only grow.
-        if reader_gone(Duration::from_millis(300)) {
-            return Ok(());
-        }
-        let mut query = filters.clone();
-        query.extend([
-            ("after", last.to_string()),
-            ("order", "asc".to_owned()),
-            ("limit", "1000".to_owned()),
-        ]);
-        let answer = client.get("/api/records", &query)?;
-        last = last.max(print_records(out, &answer, json, p, false)?);
-        out.flush()?;
-    }
-    Ok(())
-}
-
-/// Waits up to `wait`, returning early with `true` if stdout is a pipe whose
-/// reader has exited: `distlog tail -f | head` then ends even while no new
-/// record would make a write fail.
-fn reader_gone(wait: Duration) -> bool {
-    use rustix::event::{poll, PollFd, PollFlags, Timespec};
-    let stdout = io::stdout();
-    let mut fds = [PollFd::new(&stdout, PollFlags::empty())];
-    let timeout = Timespec {
-        tv_sec: wait.as_secs() as i64,
-        tv_nsec: i64::from(wait.subsec_nanos()),
-    };
-    match poll(&mut fds, Some(&timeout)) {
-        Ok(0) => false,
-        Ok(_) => fds[0]
-            .revents()
-            .intersects(PollFlags::ERR | PollFlags::HUP | PollFlags::NVAL),
-        Err(_) => {
-            std::thread::sleep(wait);
-            false
-        }
     }
 }
 
@@ -384,5 +338,41 @@ fn stats(out: &mut impl Write, s: &Value) -> Result<()> {
         n(&st["errors"]),
         n(&st["lost"]),
     )?;
+    if let Some(sinks) = s["sinks"].as_array() {
+        writeln!(out, "sinks")?;
+        for k in sinks {
+            let mut line = format!(
+                "  {:<12} {:<8} {} written, {} dropped, {} errors, {}/{} queued",
+                k["name"].as_str().unwrap_or("?"),
+                k["type"].as_str().unwrap_or("?"),
+                n(&k["written"]),
+                n(&k["dropped"]),
+                n(&k["errors"]),
+                n(&k["queued"]),
+                n(&k["queue_size"]),
+            );
+            if let Some(subs) = k["subscribers"].as_u64() {
+                line = format!(
+                    "  {:<12} {:<8} {} published, {} dropped by slow subscribers, {subs} subscribers",
+                    k["name"].as_str().unwrap_or("?"),
+                    k["type"].as_str().unwrap_or("?"),
+                    n(&k["written"]),
+                    n(&k["dropped"]),
+                );
+            }
+            writeln!(out, "{line}")?;
+        }
+    }
+    if let Some(rules) = s["rules"].as_array().filter(|r| !r.is_empty()) {
+        writeln!(out, "rules")?;
+        for r in rules {
+            writeln!(
+                out,
+                "  {:<24} {} matched",
+                r["name"].as_str().unwrap_or("?"),
+                n(&r["matched"])
+            )?;
+        }
+    }
     Ok(())
 }

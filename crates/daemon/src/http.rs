@@ -114,6 +114,7 @@ async fn stats(State(api): State<Api>) -> ApiResult {
     let mut out = api.stats.to_json();
     let pipeline = api.switch.current();
     out["sinks"] = pipeline.sinks.iter().map(|s| s.to_json()).collect();
+    out["rules"] = pipeline.rules_json();
     if let Some((name, store)) = &api.store {
         let count = api.query(|r| Ok(r.count()?)).await?;
         let sink = pipeline.sink(name).map(|s| s.to_json()).unwrap_or_default();

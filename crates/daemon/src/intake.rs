@@ -107,7 +107,8 @@ impl Intake {
                     self.stats.decoded.fetch_add(1, Relaxed);
                     // Forwarding keeps the body as sent; JSON bodies are
                     // already kept verbatim in the record.
-                    let original = (record.topic.encoding == Encoding::Pickle).then(|| body.to_vec());
+                    let original =
+                        (record.topic.encoding == Encoding::Pickle).then(|| body.to_vec());
                     let routed = Arc::new(Routed::new(record, original, now()));
                     let current = self.switch.generation();
                     if current != generation {

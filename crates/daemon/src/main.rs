@@ -76,7 +76,12 @@ struct Args {
     unfinished_after: u64,
 
     /// Log filter for the daemon's own messages (e.g. info, debug).
-    #[arg(long, value_name = "FILTER", env = "DISTLOGD_LOG", default_value = "info")]
+    #[arg(
+        long,
+        value_name = "FILTER",
+        env = "DISTLOGD_LOG",
+        default_value = "info"
+    )]
     log: String,
 }
 
@@ -136,7 +141,10 @@ fn api_store(plan: &Plan, unfinished_after: Duration) -> Result<Option<(String, 
             _ => None,
         })
     };
-    let Some((name, c)) = stores().find(|(n, _)| *n == "store").or_else(|| stores().next()) else {
+    let Some((name, c)) = stores()
+        .find(|(n, _)| *n == "store")
+        .or_else(|| stores().next())
+    else {
         return Ok(None);
     };
     let store = Store::open(c.path())
@@ -170,7 +178,8 @@ fn run(args: Args) -> Result<()> {
     let switch = Arc::new(Switch::new(Pipeline::start(plan, None, &threads)?));
     let stats = Arc::new(stats::Stats::default());
     let ctx = zmq::Context::new();
-    let (intake, bound) = intake::Intake::bind(&ctx, &listen, limits, stats.clone(), switch.clone())?;
+    let (intake, bound) =
+        intake::Intake::bind(&ctx, &listen, limits, stats.clone(), switch.clone())?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -91,8 +91,41 @@ impl Daemon {
         (status, resp.body_mut().read_json().expect("JSON answer"))
     }
 
+    /// Waits for a line of the daemon's log containing `text`.
+    pub fn wait_log(&self, text: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.log.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("distlogd never logged {text:?}"),
+            }
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or(0)
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{sig}"), &self.pid().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
     pub fn stats(&self) -> Value {
         self.get("/api/stats")
+    }
+
+    pub fn sink(&self, name: &str) -> Value {
+        let stats = self.stats();
+        stats["sinks"]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["name"] == name).cloned())
+            .unwrap_or_else(|| panic!("no sink {name} in {stats}"))
     }
 
     /// Waits until `done(stats)` holds, or panics after PATIENCE.

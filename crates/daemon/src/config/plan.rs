@@ -1,0 +1,28 @@
+use crate::sinks::SinkConfig;
+
+/// A validated configuration, ready to start.
+#[derive(Debug)]
+pub struct Plan {
+    pub listen: Option<Vec<String>>,
+    pub http: Option<String>,
+    /// Sinks by name, in name order; rules refer to them by index.
+    pub sinks: Vec<(String, SinkConfig)>,
+    pub mode: Mode,
+    pub rules: Vec<RulePlan>,
+    pub default: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    All,
+    First,
+}
+
+#[derive(Debug)]
+pub struct RulePlan {
+    pub name: String,
+    pub condition: distlog_rules::Condition,
+    pub sinks: Vec<usize>,
+    /// Records this rule matched, for `/api/stats`.
+    pub matched: std::sync::atomic::AtomicU64,
+}
