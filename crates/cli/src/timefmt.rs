@@ -87,7 +87,7 @@ mod tests {
 
     #[test]
     fn durations_pick_a_readable_unit() {
-        assert_eq!(duration(0.0000005), "1 µs");
+        assert_eq!(duration(0.0000012), "1 µs");
         assert_eq!(duration(0.0123), "12.3 ms");
         assert_eq!(duration(3.0), "3.00 s");
         assert_eq!(duration(600.0), "10.0 min");

@@ -36,6 +36,7 @@ impl Daemon {
             ])
             .arg(store)
             .args(extra)
+            .env_remove("DISTLOGD_CONFIG")
             .env("DISTLOGD_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -48,9 +49,17 @@ impl Daemon {
                 let _ = tx.send(line);
             }
         });
+        // Owned by a Daemon from here on, so a failed start still reaps it.
+        let mut daemon = Daemon {
+            child: Some(child),
+            intake: String::new(),
+            http: String::new(),
+            log: rx,
+        };
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let line = rx
+            let line = daemon
+                .log
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 .expect("distlogd says it is ready");
             if line.contains("distlogd ready") {
@@ -60,12 +69,9 @@ impl Daemon {
                         .expect("field in ready line")
                         .to_owned()
                 };
-                return Daemon {
-                    intake: field("intake"),
-                    http: format!("http://{}", field("http")),
-                    child: Some(child),
-                    log: rx,
-                };
+                daemon.intake = field("intake");
+                daemon.http = format!("http://{}", field("http"));
+                return daemon;
             }
         }
     }
