@@ -1,0 +1,32 @@
+"""distlog: scoped, structured logging for distributed systems.
+
+Log through Python's `logging` as usual; distlog adds the scope (a tree of
+tasks and subtasks) to every record and ships it to `distlogd`::
+
+    import logging
+    import distlog
+
+    logger = logging.getLogger()
+    logger.addHandler(distlog.ZmqHandler('tcp://localhost:5010'))
+    logger.setLevel(logging.INFO)
+
+    with distlog.task('toplevel', user='leo'):
+        logger.info('into task')
+        with distlog.to('subtask', arg=42) as job:
+            job.success('subtask done')
+"""
+
+from ._formatters import JSONFormatter, PickleFormatter
+from ._handler import ZmqHandler
+from ._scope import Task, import_task, task, to
+
+__all__ = [
+    "JSONFormatter",
+    "PickleFormatter",
+    "Task",
+    "ZmqHandler",
+    "import_task",
+    "task",
+    "to",
+]
+__version__ = "0.1.0"

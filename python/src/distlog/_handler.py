@@ -1,0 +1,85 @@
+"""`ZmqHandler`: a logging.Handler that ships records to distlogd."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional, Union
+
+import zmq
+
+from ._formatters import JSONFormatter, PickleFormatter
+from ._sender import Sender
+
+__all__ = ["ZmqHandler"]
+
+Formatter = Union[JSONFormatter, PickleFormatter]
+
+
+class ZmqHandler(logging.Handler):
+    """Sends each record to distlogd over a ZeroMQ PUSH socket.
+
+    `endpoint` is an endpoint string to connect to (`tcp://localhost:5010`)
+    or an existing pyzmq socket. `system` is the topic's first letter: `T`
+    test, `S` staging, `P` production.
+
+    Logging never blocks and never raises into the program: records go into
+    a bounded queue (`queue_size`) that a background thread sends from.
+    When the queue is full (distlogd down or slow), records are dropped and
+    counted in `dropped`, and distlogd is told how many once it is reachable.
+    `close()` (and interpreter exit) waits at most `linger` seconds for
+    delivery.
+    """
+
+    def __init__(
+        self,
+        endpoint: Union[str, zmq.Socket[Any]] = "tcp://localhost:5010",
+        context: Optional[zmq.Context[Any]] = None,
+        system: str = "P",
+        *,
+        queue_size: int = 10_000,
+        linger: float = 1.0,
+        hwm: int = 1000,
+        level: int = logging.NOTSET,
+    ) -> None:
+        super().__init__(level)
+        if system not in ("T", "S", "P"):
+            raise ValueError(f"system must be 'T' (test), 'S' (staging) or 'P' (production), not {system!r}")
+        if not isinstance(endpoint, (str, zmq.Socket)):
+            raise TypeError(f"endpoint must be a ZeroMQ endpoint string or a pyzmq socket, not {endpoint!r}")
+        if queue_size < 1:
+            raise ValueError("queue_size must be at least 1")
+        self.system = system
+        self.endpoint = endpoint
+        self._prefix = system.encode() + b"L"
+        self._sender = Sender(endpoint, context, system.encode(), queue_size, linger, hwm)
+        self.formatter: Formatter = JSONFormatter()
+
+    def setFormatter(self, fmt: Optional[logging.Formatter]) -> None:
+        if fmt is None:
+            fmt = JSONFormatter()
+        if not isinstance(fmt, (JSONFormatter, PickleFormatter)):
+            raise TypeError(
+                "ZmqHandler needs distlog.JSONFormatter() or distlog.PickleFormatter(), "
+                f"not {type(fmt).__name__}: distlogd decodes only those"
+            )
+        self.formatter = fmt
+
+    @property
+    def dropped(self) -> int:
+        """Records dropped so far because the queue was full."""
+        return self._sender.dropped
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            fmt = self.formatter
+            self._sender.put(self._prefix + fmt.encoding, fmt.encode(record))
+        except Exception:
+            self.handleError(record)
+
+    def close(self, linger: Optional[float] = None) -> None:
+        """Sends what is queued, waiting at most `linger` seconds (the
+        handler's own setting by default), then closes the socket."""
+        try:
+            self._sender.close(linger)
+        finally:
+            super().close()

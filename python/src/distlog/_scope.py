@@ -1,0 +1,222 @@
+"""Scopes: the tree of tasks and subtasks, kept per thread and per asyncio task."""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import itertools
+import logging
+import re
+import sys
+import time
+import uuid
+from types import TracebackType
+from typing import Any, Callable, Dict, Optional, Tuple, Type, TypeVar
+
+__all__ = ["Task", "current_context", "import_task", "task", "to"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_SCOPE_ID = re.compile(r"^[^\s@/]{1,128}(/[1-9][0-9]*)*$")
+
+
+class Scope:
+    """One open scope. Counters are `itertools.count`, whose `next` is atomic
+    under the GIL, so threads sharing a scope never get the same key."""
+
+    __slots__ = ("_children", "_seq", "context", "id")
+
+    def __init__(self, scope_id: str, context: Dict[str, Any]) -> None:
+        self.id = scope_id
+        self.context = context
+        self._seq = itertools.count()
+        self._children = itertools.count(1)
+
+    def record_context(self) -> Dict[str, Any]:
+        """The `context` of the scope's next record: its fields plus `key`."""
+        ctx = dict(self.context)
+        ctx["key"] = f"{next(self._seq)}@{self.id}"
+        return ctx
+
+    def next_child(self) -> str:
+        return f"{self.id}/{next(self._children)}"
+
+
+_current: contextvars.ContextVar[Optional[Scope]] = contextvars.ContextVar("distlog_scope", default=None)
+
+
+def current_context() -> Optional[Dict[str, Any]]:
+    """The `context` for a record logged now: None outside any scope."""
+    scope = _current.get()
+    return None if scope is None else scope.record_context()
+
+
+# The logger scope records go to, as in the tutorial (`"name": "root"`).
+_logger = logging.getLogger()
+
+
+class Task:
+    """A scope: a context manager (and decorator) that sends an opening
+    record on entry and a closing (or failure) record on exit."""
+
+    def __init__(
+        self,
+        msg: str,
+        args: Tuple[Any, ...],
+        context: Dict[str, Any],
+        *,
+        root: bool = False,
+        scope_id: Optional[str] = None,
+    ) -> None:
+        self._msg = msg
+        self._args = args
+        self._context = context
+        self._root = root
+        self._import_id = scope_id
+        self._scope: Optional[Scope] = None
+        self._token: Optional[contextvars.Token[Optional[Scope]]] = None
+        self._success: Optional[Tuple[str, Tuple[Any, ...]]] = None
+        self._started = 0.0
+        self._caller: Optional[Tuple[str, int, str]] = None
+
+    @property
+    def id(self) -> str:
+        """The scope id (`<root-uuid>[/<n>]*`); available once entered."""
+        if self._scope is None:
+            raise RuntimeError("this task has not been entered yet (use it in a `with` statement)")
+        return self._scope.id
+
+    def success(self, msg: str, *args: Any) -> None:
+        """The message of the closing record if the scope ends without an exception."""
+        self._success = (msg, args)
+
+    def bind(self, **context: Any) -> None:
+        """Adds fields to the context of this scope's later records."""
+        if self._scope is None:
+            self._context.update(context)
+        else:
+            self._scope.context = {**self._scope.context, **context}
+
+    def get_foreign_task(self) -> str:
+        """Reserves the next subtask slot of this scope for another process,
+        which continues it with `import_task(id, ...)`. Sends nothing."""
+        if self._scope is None:
+            raise RuntimeError("get_foreign_task() needs an entered task")
+        return self._scope.next_child()
+
+    def __enter__(self) -> Task:
+        if self._scope is not None:
+            raise RuntimeError("a Task can be entered once; call task()/to() again for a new scope")
+        parent = _current.get()
+        if self._import_id is not None:
+            scope_id = self._import_id
+        elif self._root or parent is None:
+            scope_id = str(uuid.uuid4())
+        else:
+            scope_id = parent.next_child()
+        self._scope = Scope(scope_id, dict(self._context))
+        self._token = _current.set(self._scope)
+        self._started = time.monotonic()
+        caller = self._caller or _caller_of(sys._getframe(1))
+        self._caller = caller
+        _emit(logging.INFO, self._msg, self._args, caller, {"scope_event": "open"})
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        duration = time.monotonic() - self._started
+        caller = self._caller or _caller_of(sys._getframe(1))
+        try:
+            if exc_type is None:
+                msg, args = self._success or (self._msg, self._args)
+                extra = {"scope_event": "close", "scope_duration": duration}
+                _emit(logging.INFO, msg, args, caller, extra)
+            else:
+                extra = {"scope_event": "fail", "scope_duration": duration}
+                exc_info = (exc_type, exc, tb) if exc is not None else None
+                _emit(logging.ERROR, self._msg, self._args, caller, extra, exc_info)
+        finally:
+            if self._token is not None:
+                _current.reset(self._token)
+
+    def __call__(self, func: F) -> F:
+        """As a decorator: every call of `func` runs in a new scope like this one."""
+        where = (func.__code__.co_filename, func.__code__.co_firstlineno, func.__name__)
+
+        def fresh() -> Task:
+            t = Task(
+                self._msg,
+                self._args,
+                dict(self._context),
+                root=self._root,
+                scope_id=self._import_id,
+            )
+            t._caller = where
+            return t
+
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def run_async(*a: Any, **kw: Any) -> Any:
+                with fresh():
+                    return await func(*a, **kw)
+
+            return run_async  # type: ignore[return-value]
+
+        @functools.wraps(func)
+        def run(*a: Any, **kw: Any) -> Any:
+            with fresh():
+                return func(*a, **kw)
+
+        return run  # type: ignore[return-value]
+
+
+def _caller_of(frame: Any) -> Tuple[str, int, str]:
+    code = frame.f_code
+    return (code.co_filename, frame.f_lineno, code.co_name)
+
+
+def _emit(
+    level: int,
+    msg: str,
+    args: Tuple[Any, ...],
+    caller: Tuple[str, int, str],
+    extra: Dict[str, Any],
+    exc_info: Any = None,
+) -> None:
+    """Logs a scope record as if from `caller`, through the logger's own
+    machinery (record factory, filters, handlers), never raising into the
+    program."""
+    if not _logger.isEnabledFor(level):
+        return
+    pathname, lineno, func = caller
+    try:
+        record = _logger.makeRecord(_logger.name, level, pathname, lineno, msg, args, exc_info, func, extra)
+        _logger.handle(record)
+    except Exception:  # a broken handler must not break the program's scope
+        if logging.raiseExceptions:
+            sys.stderr.write("distlog: could not log a scope record\n")
+
+
+def task(msg: str, *args: Any, **context: Any) -> Task:
+    """Starts a new root task: the outermost scope of a tree."""
+    return Task(msg, args, context, root=True)
+
+
+def to(msg: str, *args: Any, **context: Any) -> Task:
+    """Starts a subtask of the current scope (a new root task if none is open).
+    Its keyword arguments replace the parent's in the records' context."""
+    return Task(msg, args, context)
+
+
+def import_task(task_id: str, msg: str, *args: Any, **context: Any) -> Task:
+    """Continues, in this process, the subtask slot that `get_foreign_task()`
+    handed out elsewhere, so both processes' records form one tree."""
+    if not isinstance(task_id, str) or not _SCOPE_ID.match(task_id):
+        raise ValueError(f"not a distlog task id: {task_id!r} (expected <root-uuid>[/<n>]*)")
+    return Task(msg, args, context, scope_id=task_id)

@@ -1,0 +1,180 @@
+"""The background thread that owns the ZeroMQ socket. The logging call only
+appends to a bounded queue; it never waits for the network."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import threading
+import time
+import weakref
+from typing import Any, Deque, Optional, Tuple
+
+import zmq
+
+from ._formatters import HOSTNAME
+
+_SENDERS: weakref.WeakSet[Sender] = weakref.WeakSet()
+
+
+class Sender:
+    def __init__(
+        self,
+        endpoint: Any,
+        context: Optional[zmq.Context[Any]],
+        system: bytes,
+        queue_size: int,
+        linger: float,
+        hwm: int,
+    ) -> None:
+        self._endpoint = endpoint
+        self._context = context
+        self._system = system
+        self._max = queue_size
+        self._linger = linger
+        self._hwm = hwm
+        self.dropped = 0
+        self._unreported = 0
+        self._queue: Deque[Tuple[bytes, bytes]] = collections.deque()
+        self._wake = threading.Event()
+        self._idle = False
+        self._closing = False
+        self._thread: Optional[threading.Thread] = None
+        self._lock = threading.Lock()
+        _SENDERS.add(self)
+
+    def put(self, topic: bytes, body: bytes) -> None:
+        if len(self._queue) >= self._max:
+            self.dropped += 1
+            self._unreported += 1
+            return
+        self._queue.append((topic, body))
+        if self._thread is None:
+            self._start()
+        elif self._idle:
+            self._idle = False
+            self._wake.set()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None and not self._closing:
+                self._thread = threading.Thread(target=self._run, name="distlog-sender", daemon=True)
+                self._thread.start()
+
+    def _socket(self) -> Any:
+        if isinstance(self._endpoint, zmq.Socket):
+            return self._endpoint
+        ctx = self._context or zmq.Context.instance()
+        sock = ctx.socket(zmq.PUSH)
+        sock.setsockopt(zmq.SNDHWM, self._hwm)
+        sock.setsockopt(zmq.LINGER, 0)
+        # Queue only to a live connection: while distlogd is away, records
+        # wait in our own bounded queue, where drops are counted, instead of
+        # in libzmq's pipe to a peer that may never answer.
+        sock.setsockopt(zmq.IMMEDIATE, 1)
+        sock.connect(self._endpoint)
+        return sock
+
+    def _run(self) -> None:
+        sock = self._socket()
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLOUT)
+        deadline: Optional[float] = None
+        try:
+            while True:
+                if self._closing and deadline is None:
+                    deadline = time.monotonic() + self._linger
+                if not self._queue:
+                    if self._closing:
+                        break
+                    self._idle = True
+                    # Bounded wait: a wake-up lost to a race costs 0.1 s.
+                    self._wake.wait(0.1)
+                    self._wake.clear()
+                    self._idle = False
+                    continue
+                if not self._send_one(sock):
+                    if deadline is not None and time.monotonic() >= deadline:
+                        break
+                    # No daemon (or it is slow): wait until it can take more.
+                    poller.poll(100)
+        finally:
+            if deadline is not None:
+                left = max(0.0, deadline - time.monotonic())
+                sock.setsockopt(zmq.LINGER, int(left * 1000))
+            if sock is not self._endpoint:
+                sock.close()
+
+    def _send_one(self, sock: Any) -> bool:
+        if self._unreported:
+            if not self._try(sock, self._system + b"LJ", self._drop_report(self._unreported)):
+                return False
+            self._unreported = 0
+        topic, body = self._queue[0]
+        if not self._try(sock, topic, body):
+            return False
+        self._queue.popleft()
+        return True
+
+    @staticmethod
+    def _try(sock: Any, topic: bytes, body: bytes) -> bool:
+        try:
+            sock.send_multipart([topic, body], flags=zmq.NOBLOCK, copy=False)
+            return True
+        except zmq.Again:
+            return False
+        except zmq.ZMQError:
+            return False
+
+    def _drop_report(self, n: int) -> bytes:
+        now = time.time()
+        message = f"distlog: {n} records dropped: the buffer of {self._max} records was full"
+        return json.dumps(
+            {
+                "name": "distlog",
+                "msg": message,
+                "message": message,
+                "args": None,
+                "levelname": "WARNING",
+                "levelno": 30,
+                "created": now,
+                "msecs": (now % 1) * 1000,
+                "process": os.getpid(),
+                "hostname": HOSTNAME,
+                "context": None,
+                "dropped_records": n,
+            }
+        ).encode()
+
+    def close(self, linger: Optional[float] = None) -> None:
+        """Delivers what is queued for at most `linger` seconds, then stops."""
+        if linger is not None:
+            self._linger = linger
+        self._closing = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(self._linger + 1.0)
+
+    def _after_fork(self) -> None:
+        # The parent's thread sends what was queued before the fork; the
+        # child starts empty, with its own thread and socket.
+        self._queue = collections.deque()
+        self._thread = None
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._idle = False
+        if self._context is not None or isinstance(self._endpoint, zmq.Socket):
+            self._context = None
+        if isinstance(self._endpoint, zmq.Socket):
+            self._endpoint = self._endpoint.getsockopt_string(zmq.LAST_ENDPOINT)
+
+
+def _reset_after_fork() -> None:
+    for sender in list(_SENDERS):
+        sender._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
