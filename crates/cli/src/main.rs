@@ -230,7 +230,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Search { text, limit } => {
             let answer =
                 client.get("/api/records", &[("q", text), ("limit", limit.to_string())])?;
-            print_records(&mut out, &answer, cli.json, paint, true, &|_| true)?;
+            if cli.json {
+                return print_json(&mut out, &answer);
+            }
+            print_records(&mut out, &answer, false, paint, true, &|_| true)?;
         }
         Command::Tail {
             filter,
