@@ -19,5 +19,9 @@ step "cargo build"
 cargo build --workspace --quiet
 step "cargo test"
 cargo test --workspace --quiet 2>&1
-step "pytest: Python client and end to end"
-DISTLOG_BIN_DIR="$PWD/target/debug" .venv/bin/python -m pytest -q python/tests tests
+step "pytest: the Python client"
+.venv/bin/python -m pytest -q python/tests
+step "pytest: end to end (Python client, distlogd, distlog CLI)"
+DISTLOG_BIN_DIR="$PWD/target/debug" .venv/bin/python -m pytest -q tests
+step "benchmarks, smoke mode"
+.venv/bin/python bench/client/python_client.py --smoke
