@@ -180,7 +180,17 @@ def test_the_cli_says_clearly_when_no_daemon_answers(tmp_path: Path) -> None:
 
 def test_tail_follows_the_live_feed_with_a_rule_filter(daemon: Daemon, tmp_path: Path) -> None:
     tail = subprocess.Popen(
-        [str(BIN_DIR / "distlog"), "--server", daemon.server, "--json", "tail", "-f", "-n", "0", "level=WARNING context.user=leo"],
+        [
+            str(BIN_DIR / "distlog"),
+            "--server",
+            daemon.server,
+            "--json",
+            "tail",
+            "-f",
+            "-n",
+            "0",
+            "level=WARNING context.user=leo",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
