@@ -51,7 +51,7 @@ struct Args {
     #[arg(long, value_name = "PATH", env = "DISTLOG_STORE", default_value_os_t = default_store())]
     store: PathBuf,
 
-    /// Address for the HTTP API and web UI.
+    /// Address for the HTTP API.
     /// [default: the config file's `http`, else 127.0.0.1:5080]
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
