@@ -7,6 +7,7 @@ import json
 import logging
 import pickle
 import socket
+import time
 from typing import Any, Dict
 
 from ._scope import current_context
@@ -27,13 +28,32 @@ def record_body(formatter: logging.Formatter, record: logging.LogRecord) -> Dict
     body["message"] = message
     body["msg"] = message
     body["args"] = None
-    body["asctime"] = formatter.formatTime(record)
+    body["asctime"] = _asctime(formatter, record)
     if record.exc_info and not record.exc_text:
         record.exc_text = formatter.formatException(record.exc_info)
     body["exc_text"] = record.exc_text
     body["exc_info"] = None
     body["hostname"] = HOSTNAME
     return body
+
+
+_second_cache: Dict[int, str] = {}
+
+
+def _asctime(formatter: logging.Formatter, record: logging.LogRecord) -> str:
+    """`formatTime` as logging's default does, with the costly `strftime`
+    done once per second rather than once per record."""
+    if type(formatter).formatTime is not logging.Formatter.formatTime or formatter.datefmt:
+        return formatter.formatTime(record)
+    second = int(record.created)
+    text = _second_cache.get(second)
+    if text is None:
+        text = time.strftime(formatter.default_time_format, formatter.converter(record.created))
+        if len(_second_cache) > 4:
+            _second_cache.clear()
+        _second_cache[second] = text
+    msec_format = formatter.default_msec_format
+    return msec_format % (text, record.msecs) if msec_format else text
 
 
 def attach_context(record: logging.LogRecord) -> None:
@@ -62,12 +82,14 @@ class JSONFormatter(logging.Formatter):
         return self.encode(record).decode("utf-8")
 
     def encode(self, record: logging.LogRecord) -> bytes:
-        body = record_body(self, record)
+        return self.encode_body(record_body(self, record))
+
+    def encode_body(self, body: Dict[str, Any]) -> bytes:
         try:
-            text = json.dumps(body, ensure_ascii=False, default=_text, check_circular=False)
+            text = _JSON.encode(body)
         except (TypeError, ValueError, RecursionError):
             # Keys JSON cannot hold, or a value that refers to itself.
-            text = json.dumps(_plain(body, 0, json_keys=True), ensure_ascii=False)
+            text = _JSON.encode(_plain(body, 0, json_keys=True))
         return text.encode("utf-8")
 
 
@@ -88,13 +110,21 @@ class PickleFormatter(logging.Formatter):
         return repr(self.encode(record))
 
     def encode(self, record: logging.LogRecord) -> bytes:
-        body = _plain(record_body(self, record), self.protocol, json_keys=False)
-        return pickle.dumps(body, protocol=self.protocol)
+        return self.encode_body(record_body(self, record))
+
+    def encode_body(self, body: Dict[str, Any]) -> bytes:
+        return pickle.dumps(_plain(body, self.protocol, json_keys=False), protocol=self.protocol)
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False, default=_text, separators=(",", ":"))
+_SCALAR_TYPES = frozenset(_SCALARS)
 
 
 def _plain(value: Any, protocol: int, *, json_keys: bool, depth: int = 0) -> Any:
     """Only what both JSON and a data-only pickle decoder can carry."""
-    if isinstance(value, _SCALARS):
+    if type(value) in _SCALAR_TYPES:
+        return value
+    if type(value) is dict and all(type(k) is str and type(v) in _SCALAR_TYPES for k, v in value.items()):
         return value
     if depth > 50:
         return _text(value)

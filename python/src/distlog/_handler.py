@@ -7,7 +7,7 @@ from typing import Any, Optional, Union
 
 import zmq
 
-from ._formatters import JSONFormatter, PickleFormatter
+from ._formatters import JSONFormatter, PickleFormatter, record_body
 from ._sender import Sender
 
 __all__ = ["ZmqHandler"]
@@ -70,9 +70,11 @@ class ZmqHandler(logging.Handler):
         return self._sender.dropped
 
     def emit(self, record: logging.LogRecord) -> None:
+        # The calling thread only takes a snapshot of the record; encoding
+        # happens on the sender thread.
         try:
             fmt = self.formatter
-            self._sender.put(self._prefix + fmt.encoding, fmt.encode(record))
+            self._sender.put(self._prefix + fmt.encoding, record_body(fmt, record), fmt.encode_body)
         except Exception:
             self.handleError(record)
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import collections
 import json
 import os
+import sys
 import threading
 import time
 import weakref
-from typing import Any, Deque, Optional, Tuple
+from typing import Any, Callable, Deque, Optional, Tuple
 
 import zmq
 
@@ -36,7 +37,7 @@ class Sender:
         self._hwm = hwm
         self.dropped = 0
         self._unreported = 0
-        self._queue: Deque[Tuple[bytes, bytes]] = collections.deque()
+        self._queue: Deque[Tuple[bytes, Any, Optional[Callable[[Any], bytes]]]] = collections.deque()
         self._wake = threading.Event()
         self._idle = False
         self._closing = False
@@ -44,12 +45,14 @@ class Sender:
         self._lock = threading.Lock()
         _SENDERS.add(self)
 
-    def put(self, topic: bytes, body: bytes) -> None:
+    def put(self, topic: bytes, body: Any, encode: Optional[Callable[[Any], bytes]] = None) -> None:
+        """Queues a body: bytes, or anything `encode` turns into bytes on
+        the sender thread."""
         if len(self._queue) >= self._max:
             self.dropped += 1
             self._unreported += 1
             return
-        self._queue.append((topic, body))
+        self._queue.append((topic, body, encode))
         if self._thread is None:
             self._start()
         elif self._idle:
@@ -111,7 +114,16 @@ class Sender:
             if not self._try(sock, self._system + b"LJ", self._drop_report(self._unreported)):
                 return False
             self._unreported = 0
-        topic, body = self._queue[0]
+        topic, body, encode = self._queue[0]
+        if encode is not None:
+            try:
+                body = encode(body)
+            except Exception as e:  # a value that cannot even be repr'd
+                self._queue.popleft()
+                self.dropped += 1
+                sys.stderr.write(f"distlog: could not encode a record, dropped it: {e!r}\n")
+                return True
+            self._queue[0] = (topic, body, None)
         if not self._try(sock, topic, body):
             return False
         self._queue.popleft()
