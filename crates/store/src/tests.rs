@@ -379,3 +379,79 @@ fn a_record_by_key_has_every_field() {
     assert_eq!(body["context"]["key"], format!("1@{U}/1"));
     assert_eq!(found[0].key.as_deref(), Some(format!("1@{U}/1").as_str()));
 }
+
+#[test]
+fn retention_by_age_deletes_old_records_their_tasks_and_their_search_entries() {
+    let (_dir, store) = store();
+    let mut writer = store.writer().expect("w");
+    let old = vec![
+        rec(Some("0@old-task"), "ancient history", "", 100.0),
+        rec(Some("1@old-task"), "more history", "", 101.0),
+    ];
+    writer.write_batch(&old, 101.0).expect("write");
+    let recent = vec![
+        rec(Some("0@new-task"), "new task", "", 900.0),
+        rec(Some("1@new-task"), "new task work", "", 901.0),
+    ];
+    writer.write_batch(&recent, 1000.0).expect("write");
+    let deleted = writer
+        .prune(Some(std::time::Duration::from_secs(500)), None, 1000.0)
+        .expect("prune");
+    assert_eq!(deleted, 2);
+    let reader = store.reader().expect("reader");
+    assert!(reader.task("old-task", 1000.0).expect("q").is_none());
+    assert!(reader.task("new-task", 1000.0).expect("q").is_some());
+    let found = reader
+        .records(&RecordFilter {
+            q: Some("history".into()),
+            ..Default::default()
+        })
+        .expect("search");
+    assert!(
+        found.is_empty(),
+        "deleted records leave the search index too"
+    );
+    assert_eq!(
+        reader
+            .records(&RecordFilter {
+                q: Some("task".into()),
+                ..Default::default()
+            })
+            .expect("search")
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn retention_by_size_deletes_the_oldest_until_the_store_fits() {
+    let (_dir, store) = store();
+    let mut writer = store.writer().expect("w");
+    let filler = "x".repeat(2000);
+    for batch in 0..20 {
+        let records: Vec<_> = (0..50)
+            .map(|i| {
+                let key = format!("{i}@task-{batch}");
+                rec(Some(&key), &filler, "", f64::from(batch))
+            })
+            .collect();
+        writer.write_batch(&records, 1.0).expect("write");
+    }
+    let reader = store.reader().expect("reader");
+    assert_eq!(reader.count().expect("count"), 1000);
+    let deleted = writer.prune(None, Some(600 << 10), 1.0).expect("prune");
+    assert!(deleted > 0 && deleted < 1000, "{deleted}");
+    let tasks = reader.tasks(&TaskFilter::default(), 1.0).expect("tasks");
+    assert!(tasks.len() < 20, "the oldest tasks went first");
+    assert!(
+        tasks.iter().any(|t| t.root == "task-19"),
+        "the newest stayed"
+    );
+    let left = reader
+        .records(&RecordFilter {
+            limit: Some(10_000),
+            ..Default::default()
+        })
+        .expect("records");
+    assert_eq!(left.len() as u64, 1000 - deleted);
+}

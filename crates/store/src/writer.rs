@@ -134,10 +134,21 @@ impl Writer {
         }
         if let Some(max) = max_bytes {
             while self.used_bytes()? > max {
+                // Steps of about 5% of what is stored, so a small store is
+                // not emptied by one oversized chunk.
+                let (low, high): (Option<i64>, Option<i64>) =
+                    self.conn
+                        .query_row("SELECT MIN(id), MAX(id) FROM records", [], |r| {
+                            Ok((r.get(0)?, r.get(1)?))
+                        })?;
+                let step = match (low, high) {
+                    (Some(l), Some(h)) => ((h - l + 1) / 20).clamp(1, CHUNK),
+                    _ => break,
+                };
                 let n = self.conn.execute(
                     "DELETE FROM records WHERE id IN
                         (SELECT id FROM records ORDER BY id LIMIT ?1)",
-                    params![CHUNK],
+                    params![step],
                 )?;
                 if n == 0 {
                     break;
