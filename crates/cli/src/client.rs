@@ -33,10 +33,15 @@ impl Client {
         }
         let mut resp = req.call().map_err(|e| self.unreachable(e))?;
         let status = resp.status();
-        let body: Value = resp
+        // Read whole, then parse: parsing from the reader went byte by byte.
+        let bytes = resp
             .body_mut()
-            .read_json()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_vec()
             .with_context(|| format!("reading the answer of {url}"))?;
+        let body: Value = serde_json::from_slice(&bytes)
+            .with_context(|| format!("the answer of {url} is not JSON"))?;
         if !status.is_success() {
             let msg = body
                 .get("error")

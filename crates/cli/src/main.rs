@@ -159,7 +159,7 @@ fn run(cli: Cli) -> Result<()> {
             ColorChoice::Auto => stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none(),
         },
     };
-    let mut out = stdout.lock();
+    let mut out = io::BufWriter::with_capacity(64 << 10, stdout.lock());
     match cli.command {
         Command::Tasks {
             status,

@@ -84,8 +84,45 @@ impl Store {
         Writer::new(schema::connect(&self.path)?)
     }
 
+    /// A connection for checkpointing the write-ahead log from another
+    /// thread than the writer's (see [`Writer::defer_checkpoints`]).
+    pub fn checkpointer(&self) -> Result<Checkpointer, StoreError> {
+        Ok(Checkpointer {
+            conn: schema::connect(&self.path)?,
+            wal: wal_path(&self.path),
+        })
+    }
+
     pub fn reader(&self) -> Result<Reader, StoreError> {
         Reader::new(schema::connect(&self.path)?, self.unfinished_after)
+    }
+}
+
+fn wal_path(db: &Path) -> PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push("-wal");
+    PathBuf::from(p)
+}
+
+/// Moves the write-ahead log into the database file, off the writer's path.
+pub struct Checkpointer {
+    conn: rusqlite::Connection,
+    wal: PathBuf,
+}
+
+impl Checkpointer {
+    /// Copies what it can without waiting for anyone (`PASSIVE`); with
+    /// `truncate`, waits for the writer and readers and empties the log.
+    pub fn checkpoint(&self, truncate: bool) -> Result<(), StoreError> {
+        let mode = if truncate { "TRUNCATE" } else { "PASSIVE" };
+        self.conn
+            .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// The log's size in bytes (0 when there is none).
+    pub fn wal_bytes(&self) -> u64 {
+        std::fs::metadata(&self.wal).map(|m| m.len()).unwrap_or(0)
     }
 }
 

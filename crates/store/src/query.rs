@@ -260,19 +260,27 @@ fn record_row(row: &Row<'_>, full: bool) -> rusqlite::Result<RecordRow> {
         _ => None,
     };
     let body_text: String = row.get(15)?;
-    let mut body: serde_json::Value =
-        serde_json::from_str(&body_text).unwrap_or(serde_json::Value::Null);
-    let mut context = match body.get("context") {
-        Some(serde_json::Value::Object(map)) => Some(serde_json::Value::Object(map.clone())),
-        _ => None,
+    // Without `full`, only two fields of the body are wanted: parsing just
+    // those is several times cheaper than building the whole body.
+    let (context, exc_text, body) = if full {
+        let body: serde_json::Value =
+            serde_json::from_str(&body_text).unwrap_or(serde_json::Value::Null);
+        let context = body.get("context").filter(|c| c.is_object()).cloned();
+        let exc_text = body
+            .get("exc_text")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+        (context, exc_text, Some(body))
+    } else {
+        let part: BodyPart = serde_json::from_str(&body_text).unwrap_or_default();
+        (part.context.filter(|c| c.is_object()), part.exc_text, None)
     };
-    if let Some(serde_json::Value::Object(map)) = context.as_mut() {
-        map.remove("key");
-    }
-    let exc_text = body
-        .get("exc_text")
-        .and_then(|v| v.as_str())
-        .map(str::to_owned);
+    let context = context.map(|mut c| {
+        if let Some(map) = c.as_object_mut() {
+            map.remove("key");
+        }
+        c
+    });
     Ok(RecordRow {
         id: row.get(0)?,
         received: row.get(1)?,
@@ -292,6 +300,14 @@ fn record_row(row: &Row<'_>, full: bool) -> rusqlite::Result<RecordRow> {
         duration: row.get(14)?,
         context,
         exc_text,
-        body: if full { Some(body.take()) } else { None },
+        body,
     })
+}
+
+#[derive(Default, serde::Deserialize)]
+struct BodyPart {
+    #[serde(default)]
+    context: Option<serde_json::Value>,
+    #[serde(default)]
+    exc_text: Option<String>,
 }

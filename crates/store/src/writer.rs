@@ -33,6 +33,16 @@ impl Writer {
         Ok(Writer { conn })
     }
 
+    /// Stops this connection from checkpointing the write-ahead log at
+    /// commit. Checkpoints (and their fsyncs) then fall to a [`Checkpointer`]
+    /// on another thread; without one the log grows without bound.
+    ///
+    /// [`Checkpointer`]: crate::Checkpointer
+    pub fn defer_checkpoints(&self) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        Ok(())
+    }
+
     /// Stores `records`, all received at `received` (epoch seconds), in one
     /// transaction: either all of them are durable or none.
     pub fn write_batch<'r>(
