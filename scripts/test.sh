@@ -24,4 +24,4 @@ step "pytest: the Python client"
 step "pytest: end to end (Python client, distlogd, distlog CLI)"
 DISTLOG_BIN_DIR="$PWD/target/debug" .venv/bin/python -m pytest -q tests
 step "benchmarks, smoke mode"
-.venv/bin/python bench/client/python_client.py --smoke
+DISTLOG_BIN_DIR="$PWD/target/debug" bench/run_smoke.sh
