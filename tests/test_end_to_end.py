@@ -78,35 +78,36 @@ def test_the_human_tree_nests_the_subtask_under_the_task(daemon: Daemon, tmp_pat
     assert lines[-1].startswith("└─ ") and "✓ toplevel" in lines[-1]
 
 
-def test_a_task_continued_in_another_process_lands_in_one_tree(daemon: Daemon, tmp_path: Path) -> None:
-    child = textwrap.dedent(
-        f"""
-        import logging, sys
-        import distlog
-        logger = logging.getLogger()
-        handler = distlog.ZmqHandler({daemon.intake!r})
-        handler.setFormatter(distlog.JSONFormatter())
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        with distlog.import_task(sys.argv[1], 'remote part', side='child'):
-            logger.info('working remotely')
-        """
-    )
-    (tmp_path / "child.py").write_text(child)
-    parent = textwrap.dedent(
-        f"""
+def client_script(daemon: Daemon, body: str) -> str:
+    """A Python program that logs to `daemon` through distlog, then runs `body`."""
+    preamble = f"""
         import logging, subprocess, sys
         import distlog
         logger = logging.getLogger()
         handler = distlog.ZmqHandler({daemon.intake!r})
-        handler.setFormatter(distlog.JSONFormatter())
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+    """
+    return textwrap.dedent(preamble) + textwrap.dedent(body)
+
+
+def test_a_task_continued_in_another_process_lands_in_one_tree(daemon: Daemon, tmp_path: Path) -> None:
+    child = client_script(
+        daemon,
+        """
+        with distlog.import_task(sys.argv[1], 'remote part', side='child'):
+            logger.info('working remotely')
+        """,
+    )
+    (tmp_path / "child.py").write_text(child)
+    parent = client_script(
+        daemon,
+        """
         with distlog.task('request', side='parent') as job:
             foreign = job.get_foreign_task()
             subprocess.run([sys.executable, 'child.py', foreign], check=True, timeout=60)
             logger.info('child finished')
-        """
+        """,
     )
     run_python(tmp_path, "parent.py", parent)
     daemon.wait_stored(6)
@@ -126,21 +127,16 @@ def test_a_task_continued_in_another_process_lands_in_one_tree(daemon: Daemon, t
 
 
 def test_a_failing_task_shows_its_failure_with_the_traceback(daemon: Daemon, tmp_path: Path) -> None:
-    script = textwrap.dedent(
-        f"""
-        import logging
-        import distlog
-        logger = logging.getLogger()
-        handler = distlog.ZmqHandler({daemon.intake!r})
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+    script = client_script(
+        daemon,
+        """
         try:
             with distlog.task('payment', order=7):
                 with distlog.to('charge card'):
                     raise ValueError('card declined')
         except ValueError:
             pass
-        """
+        """,
     )
     run_python(tmp_path, "fail.py", script)
     daemon.wait_stored(4)
@@ -197,19 +193,15 @@ def test_tail_follows_the_live_feed_with_a_rule_filter(daemon: Daemon, tmp_path:
     )
     try:
         daemon.wait_for("the tail to subscribe", lambda s: any(k.get("subscribers") for k in s["sinks"]))
-        script = textwrap.dedent(
-            f"""
-            import logging
-            import distlog
-            logger = logging.getLogger()
-            logger.addHandler(distlog.ZmqHandler({daemon.intake!r}))
-            logger.setLevel(logging.INFO)
+        script = client_script(
+            daemon,
+            """
             with distlog.task('checkout', user='leo'):
                 logger.info('fine')
                 logger.warning('slow payment')
             with distlog.task('checkout', user='ann'):
                 logger.warning('slow payment')
-            """
+            """,
         )
         run_python(tmp_path, "tailed.py", script)
         assert tail.stdout is not None
