@@ -1,0 +1,17 @@
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("system must be 'T' (test), 'S' (staging) or 'P' (production), not {0:?}")]
+    BadSystem(char),
+    #[error("not a distlog task id: {0:?} (expected <root-uuid>[/<n>]*)")]
+    BadTaskId(String),
+    #[error("distlog is already initialised in this process")]
+    AlreadyInitialised,
+    #[error("connecting to {0}: {1}")]
+    Connect(String, zmq::Error),
+    #[error("ZeroMQ: {0}")]
+    Zmq(#[from] zmq::Error),
+    #[error("starting the sender thread: {0}")]
+    Thread(std::io::Error),
+}

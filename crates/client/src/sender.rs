@@ -1,0 +1,239 @@
+//! The background sender: the calling thread only enqueues; this thread
+//! owns the ZeroMQ socket, builds the JSON and sends, never blocking
+//! anyone and never panicking on network trouble.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender as Tx, TrySendError};
+use serde_json::json;
+
+use crate::record::{body, Pending};
+use crate::Error;
+
+/// Where and how to send. `Config::new(endpoint)` has the defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `tcp://localhost:5010` and the like.
+    pub endpoint: String,
+    /// The topic's first letter: `T` test, `S` staging, `P` production.
+    pub system: char,
+    /// Records buffered while distlogd is away or slow; beyond, dropped and counted.
+    pub queue_size: usize,
+    /// How long the flush guard waits for delivery at the end.
+    pub linger: Duration,
+    /// ZeroMQ's send high-water mark.
+    pub hwm: i32,
+}
+
+impl Config {
+    pub fn new(endpoint: impl Into<String>) -> Config {
+        Config {
+            endpoint: endpoint.into(),
+            system: 'P',
+            queue_size: 10_000,
+            linger: Duration::from_secs(1),
+            hwm: 1000,
+        }
+    }
+}
+
+enum Msg {
+    Record(Box<Pending>),
+    Flush(Tx<()>),
+}
+
+pub(crate) struct Shared {
+    tx: Tx<Msg>,
+    dropped: AtomicU64,
+    unreported: AtomicU64,
+    /// Milliseconds after `epoch` past which a flush gives up; 0 = none.
+    give_up_at: AtomicU64,
+    epoch: Instant,
+}
+
+impl Shared {
+    pub(crate) fn enqueue(&self, p: Pending) {
+        match self.tx.try_send(Msg::Record(Box::new(p))) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                self.unreported.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+static GLOBAL: OnceLock<Arc<Shared>> = OnceLock::new();
+static CONFIG: Mutex<Option<Config>> = Mutex::new(None);
+
+pub(crate) fn global() -> Option<&'static Arc<Shared>> {
+    GLOBAL.get()
+}
+
+/// Records dropped so far because the queue was full.
+pub fn dropped() -> u64 {
+    GLOBAL
+        .get()
+        .map_or(0, |s| s.dropped.load(Ordering::Relaxed))
+}
+
+/// Starts the sender (once per process). Keep the guard until the end of
+/// `main`: dropping it waits at most `config.linger` for delivery.
+pub fn init(config: Config) -> Result<FlushGuard, Error> {
+    if !matches!(config.system, 'T' | 'S' | 'P') {
+        return Err(Error::BadSystem(config.system));
+    }
+    let ctx = zmq::Context::new();
+    let socket = ctx.socket(zmq::PUSH)?;
+    socket.set_sndhwm(config.hwm)?;
+    // Queue only to a live connection; while distlogd is away records wait
+    // in our bounded queue, where drops are counted.
+    socket.set_immediate(true)?;
+    socket.set_linger(0)?;
+    socket
+        .connect(&config.endpoint)
+        .map_err(|e| Error::Connect(config.endpoint.clone(), e))?;
+    let (tx, rx) = bounded(config.queue_size.max(1));
+    let shared = Arc::new(Shared {
+        tx,
+        dropped: AtomicU64::new(0),
+        unreported: AtomicU64::new(0),
+        give_up_at: AtomicU64::new(0),
+        epoch: Instant::now(),
+    });
+    if GLOBAL.set(shared.clone()).is_err() {
+        return Err(Error::AlreadyInitialised);
+    }
+    crate::record::mark_start();
+    if let Ok(mut c) = CONFIG.lock() {
+        *c = Some(config.clone());
+    }
+    let topic = [config.system as u8, b'L', b'J'];
+    let worker = Worker {
+        socket,
+        _ctx: ctx,
+        topic,
+        shared: shared.clone(),
+        hostname: gethostname::gethostname().to_string_lossy().into_owned(),
+        process_name: std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "MainProcess".into()),
+        queue_size: config.queue_size,
+    };
+    std::thread::Builder::new()
+        .name("distlog-sender".into())
+        .spawn(move || worker.run(rx))
+        .map_err(Error::Thread)?;
+    Ok(FlushGuard {
+        shared,
+        linger: config.linger,
+    })
+}
+
+/// Waits, when dropped, at most the linger for queued records to be sent.
+#[must_use = "dropping the guard at once flushes at once"]
+pub struct FlushGuard {
+    shared: Arc<Shared>,
+    linger: Duration,
+}
+
+impl Drop for FlushGuard {
+    fn drop(&mut self) {
+        let deadline = self.shared.epoch.elapsed() + self.linger;
+        self.shared
+            .give_up_at
+            .store(deadline.as_millis() as u64, Ordering::Relaxed);
+        let (ack_tx, ack_rx) = bounded(1);
+        if self
+            .shared
+            .tx
+            .send_timeout(Msg::Flush(ack_tx), self.linger)
+            .is_ok()
+        {
+            let _ = ack_rx.recv_timeout(self.linger + Duration::from_millis(200));
+        }
+    }
+}
+
+struct Worker {
+    socket: zmq::Socket,
+    _ctx: zmq::Context,
+    topic: [u8; 3],
+    shared: Arc<Shared>,
+    hostname: String,
+    process_name: String,
+    queue_size: usize,
+}
+
+impl Worker {
+    fn run(self, rx: Receiver<Msg>) {
+        loop {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(Msg::Record(p)) => {
+                    let body = body(*p, &self.hostname, &self.process_name).to_string();
+                    self.send(body.as_bytes());
+                }
+                Ok(Msg::Flush(ack)) => {
+                    let _ = ack.send(());
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
+
+    fn giving_up(&self) -> bool {
+        let at = self.shared.give_up_at.load(Ordering::Relaxed);
+        at != 0 && self.shared.epoch.elapsed().as_millis() as u64 >= at
+    }
+
+    /// Sends one body, waiting for the daemon as long as it takes unless a
+    /// flush has run out of time; meanwhile the queue fills and drops.
+    fn send(&self, body: &[u8]) {
+        loop {
+            let unreported = self.shared.unreported.load(Ordering::Relaxed);
+            if unreported > 0 && self.try_send(&self.drop_report(unreported)) {
+                self.shared
+                    .unreported
+                    .fetch_sub(unreported, Ordering::Relaxed);
+            }
+            if self.try_send(body) {
+                return;
+            }
+            if self.giving_up() {
+                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            let mut items = [self.socket.as_poll_item(zmq::POLLOUT)];
+            let _ = zmq::poll(&mut items, 100);
+        }
+    }
+
+    fn try_send(&self, body: &[u8]) -> bool {
+        self.socket
+            .send(&self.topic[..], zmq::SNDMORE | zmq::DONTWAIT)
+            .and_then(|()| self.socket.send(body, zmq::DONTWAIT))
+            .is_ok()
+    }
+
+    fn drop_report(&self, n: u64) -> Vec<u8> {
+        let message = format!(
+            "distlog: {n} records dropped: the buffer of {} records was full",
+            self.queue_size
+        );
+        json!({
+            "name": "distlog", "msg": message, "message": message, "args": null,
+            "levelname": "WARNING", "levelno": 30, "process": std::process::id(),
+            "hostname": self.hostname, "context": null, "dropped_records": n,
+            "created": std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0),
+        })
+        .to_string()
+        .into_bytes()
+    }
+}
