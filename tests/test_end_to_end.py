@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -215,3 +216,66 @@ def test_tail_follows_the_live_feed_with_a_rule_filter(daemon: Daemon, tmp_path:
         out, err = tail.communicate(timeout=PATIENCE)
     assert out == "", f"only one record matches, got more: {out!r}"
     assert "panicked" not in err
+
+
+RUST_EXAMPLE = BIN_DIR / "examples" / "tutorial"
+
+
+@pytest.mark.skipif(not RUST_EXAMPLE.exists(), reason="cargo test builds the Rust client's example")
+def test_one_tree_spans_a_python_and_a_rust_process_both_ways(daemon: Daemon, tmp_path: Path) -> None:
+    # Python hands a subtask to Rust.
+    parent = client_script(
+        daemon,
+        f"""
+        with distlog.task('python request', lang='python') as job:
+            foreign = job.get_foreign_task()
+            subprocess.run([{str(RUST_EXAMPLE)!r}, '--endpoint', {daemon.intake!r}, '--import', foreign],
+                           check=True, timeout=60)
+            logger.info('rust finished')
+        """,
+    )
+    run_python(tmp_path, "py_parent.py", parent)
+    daemon.wait_stored(6)
+    tree = daemon.cli_json("tree", "--last")
+    u = tree["root"]
+    [rust] = subscopes(tree["scope"])
+    assert (rust["id"], rust["message"], rust["context"]) == (f"{u}/1", "rust part", {"lang": "rust"})
+    assert rust["foreign"] is True and rust["status"] == "succeeded"
+    assert records_of(rust) == [
+        (f"0@{u}/1", "rust part", "open"),
+        (f"1@{u}/1", "working in rust", None),
+        (f"2@{u}/1", "rust part", "close"),
+    ]
+
+    # Rust hands a subtask to Python.
+    (tmp_path / "py_child.py").write_text(
+        client_script(
+            daemon,
+            """
+            with distlog.import_task(sys.argv[-1], 'python part', lang='python'):
+                logger.info('working in python')
+            """,
+        )
+    )
+    subprocess.run(
+        [
+            str(RUST_EXAMPLE),
+            "--endpoint",
+            daemon.intake,
+            "--spawn",
+            sys.executable,
+            str(tmp_path / "py_child.py"),
+        ],
+        check=True,
+        timeout=PATIENCE,
+        capture_output=True,
+    )
+    daemon.wait_stored(12)
+    tree = daemon.cli_json("tree", "--last")
+    u = tree["root"]
+    assert tree["scope"]["message"] == "rust request"
+    [python] = subscopes(tree["scope"])
+    assert (python["id"], python["message"], python["foreign"]) == (f"{u}/1", "python part", True)
+    assert [r[1] for r in records_of(python)] == ["python part", "working in python", "python part"]
+    *_, finished, closing = [r[1] for r in records_of(tree["scope"])]
+    assert finished.startswith("child finished") and closing == "rust request"

@@ -133,7 +133,9 @@ pub fn init(config: Config) -> Result<FlushGuard, Error> {
     })
 }
 
-/// Waits, when dropped, at most the linger for queued records to be sent.
+/// Waits, when dropped, at most the linger for queued records to be sent;
+/// records logged after that are no longer sent. Keep it until the end of
+/// `main`.
 #[must_use = "dropping the guard at once flushes at once"]
 pub struct FlushGuard {
     shared: Arc<Shared>,
@@ -153,7 +155,7 @@ impl Drop for FlushGuard {
             .send_timeout(Msg::Flush(ack_tx), self.linger)
             .is_ok()
         {
-            let _ = ack_rx.recv_timeout(self.linger + Duration::from_millis(200));
+            let _ = ack_rx.recv_timeout(self.linger + Duration::from_millis(500));
         }
     }
 }
@@ -177,12 +179,27 @@ impl Worker {
                     self.send(body.as_bytes());
                 }
                 Ok(Msg::Flush(ack)) => {
+                    // Handing a message to libzmq is not sending it: close
+                    // with the time left as linger, and wait for libzmq to
+                    // finish (terminating the context does), before saying
+                    // the records are out. After this the sender is done.
+                    let left = self.time_left();
+                    let _ = self.socket.set_linger(left.as_millis() as i32);
+                    let Worker { socket, _ctx, .. } = self;
+                    drop(socket);
+                    drop(_ctx);
                     let _ = ack.send(());
+                    return;
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
             }
         }
+    }
+
+    fn time_left(&self) -> Duration {
+        let at = self.shared.give_up_at.load(Ordering::Relaxed);
+        Duration::from_millis(at.saturating_sub(self.shared.epoch.elapsed().as_millis() as u64))
     }
 
     fn giving_up(&self) -> bool {
