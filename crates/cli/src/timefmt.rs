@@ -12,33 +12,8 @@ pub fn time(epoch: f64) -> String {
 }
 
 fn split(epoch: f64) -> (String, String) {
-    let ms_total = (epoch * 1000.0).round() as i64;
-    let days = ms_total.div_euclid(86_400_000);
-    let ms_of_day = ms_total.rem_euclid(86_400_000);
-    let (y, m, d) = civil_from_days(days);
-    let (h, min, s, ms) = (
-        ms_of_day / 3_600_000,
-        ms_of_day / 60_000 % 60,
-        ms_of_day / 1000 % 60,
-        ms_of_day % 1000,
-    );
-    (
-        format!("{y:04}-{m:02}-{d:02}"),
-        format!("{h:02}:{min:02}:{s:02}.{ms:03}"),
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    let c = distlog_proto::civil::Civil::from_epoch(epoch);
+    (c.date(), format!("{}.{:03}", c.time(), c.millis))
 }
 
 /// A duration in seconds, in the unit that reads best.

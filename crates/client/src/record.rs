@@ -231,25 +231,9 @@ pub(crate) fn body(p: Pending, hostname: &str, process_name: &str) -> Value {
 
 /// Python's default `asctime` (`2018-04-18 23:03:19,148`), in UTC.
 fn asctime(epoch: f64) -> String {
-    let ms = (epoch * 1000.0) as i64;
-    let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02},{:03}",
-        ms_of_day / 3_600_000,
-        ms_of_day / 60_000 % 60,
-        ms_of_day / 1000 % 60,
-        ms_of_day % 1000
-    )
+    // Python truncates to the millisecond; Civil rounds, so floor first.
+    let c = distlog_proto::civil::Civil::from_epoch((epoch * 1000.0).floor() / 1000.0);
+    format!("{} {},{:03}", c.date(), c.time(), c.millis)
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@
 //! assert_eq!(record.levelname, "INFO");
 //! ```
 
+pub mod civil;
 mod error;
 mod key;
 pub mod pickle;
