@@ -3,7 +3,8 @@
 # the Python client's tests, end-to-end tests, and the benchmarks' smoke mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/bootstrap.sh
+# Debian's Chromium and its driver, for the web UI's browser tests.
+scripts/bootstrap.sh chromium:chromium chromium-driver:chromedriver
 
 step() { printf '\n== %s\n' "$*" >&2; }
 
@@ -21,7 +22,7 @@ step "cargo test"
 cargo test --workspace --quiet 2>&1
 step "pytest: the Python client"
 .venv/bin/python -m pytest -q python/tests
-step "pytest: end to end (Python client, distlogd, distlog CLI)"
+step "pytest: end to end (Python client, distlogd, distlog CLI, web UI in Chromium)"
 DISTLOG_BIN_DIR="$PWD/target/debug" .venv/bin/python -m pytest -q tests
 step "benchmarks, smoke mode"
 DISTLOG_BIN_DIR="$PWD/target/debug" bench/run_smoke.sh

@@ -76,6 +76,7 @@ impl Api {
             .route("/api/records", get(records))
             .route("/api/records/{*id}", get(record))
             .route("/api/feed", get(crate::feed::feed))
+            .merge(crate::ui::router())
             .with_state(self)
     }
 

@@ -14,6 +14,7 @@ mod pipeline;
 mod sinks;
 mod stats;
 mod storage;
+mod ui;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -51,7 +52,7 @@ struct Args {
     #[arg(long, value_name = "PATH", env = "DISTLOG_STORE", default_value_os_t = default_store())]
     store: PathBuf,
 
-    /// Address for the HTTP API.
+    /// Address for the HTTP API and the web UI.
     /// [default: the config file's `http`, else 127.0.0.1:5080]
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
