@@ -56,6 +56,12 @@ run memory "$PYTHON" bench/memory/run.py --smoke
 if [ -f bench/client/python_client.py ]; then
   run python-client "$PYTHON" bench/client/python_client.py --smoke
 fi
+# The web UI in headless Chromium (scripts/test.sh installs it).
+if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+  run ui "$PYTHON" bench/ui/run.py --smoke
+else
+  echo "bench smoke: no chromium/chromedriver; skipping the web UI benchmark" >&2
+fi
 # The Rust client's criterion benches, once each (criterion's test mode).
 if compgen -G 'crates/client/benches/*.rs' >/dev/null; then
   run rust-client cargo test --quiet -p distlog --benches

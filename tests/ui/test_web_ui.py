@@ -267,6 +267,21 @@ def test_the_task_list_filters_by_status_and_text(page: WebDriver, daemon: Daemo
     Select(page.find_element(By.NAME, "status")).select_by_value("")
     page.find_element(By.NAME, "text").send_keys("TOPL")
     wait(page, "tasks matching the text", lambda d: [t["message"] for t in task_rows(d)] == ["toplevel"])
+    page.find_element(By.NAME, "text").clear()
+
+    # By a field of the root's context, which each row also shows.
+    context = page.find_element(By.NAME, "context")
+    context.send_keys("order=7")
+    wait(page, "tasks with order=7", lambda d: [t["message"] for t in task_rows(d)] == ["payment"])
+    assert page.find_element(By.CSS_SELECTOR, "tr.task .task-context").text == "order=7"
+    context.clear()
+    context.send_keys("user")
+    wait(page, "the API's word on a filter without a value", lambda d: "field=value" in visible_text(d))
+    context.clear()
+    context.send_keys("user=leo")
+    wait(page, "tasks of user leo", lambda d: [t["message"] for t in task_rows(d)] == ["toplevel"])
+    assert "context=user%3Dleo" in page.current_url
+    context.clear()
 
     # A shared URL restores the filters.
     page.get(daemon.server + "/?status=failed")

@@ -74,6 +74,10 @@ enum Command {
         /// Only tasks from this host.
         #[arg(long)]
         host: Option<String>,
+        /// Only tasks whose root context holds FIELD=VALUE (`user=leo`,
+        /// `request.id=7`); repeat to require several.
+        #[arg(long, value_name = "FIELD=VALUE")]
+        context: Vec<String>,
         #[arg(long, short = 'n', default_value_t = 20)]
         limit: usize,
     },
@@ -166,8 +170,12 @@ fn run(cli: Cli) -> Result<()> {
             since,
             text,
             host,
+            context,
             limit,
         } => {
+            if let Some(bad) = context.iter().find(|c| !c.contains('=') || c.contains(',')) {
+                bail!("--context {bad:?}: give one FIELD=VALUE (e.g. --context user=leo)");
+            }
             let since = match since {
                 Some(s) => match timefmt::parse_since(&s, now()) {
                     Some(t) => t.to_string(),
@@ -184,6 +192,7 @@ fn run(cli: Cli) -> Result<()> {
                     ("since", since),
                     ("text", text.unwrap_or_default()),
                     ("host", host.unwrap_or_default()),
+                    ("context", context.join(",")),
                     ("limit", limit.to_string()),
                 ],
             )?;

@@ -51,6 +51,9 @@ pub struct TaskRow {
     pub records: i64,
     /// How many scopes in the tree failed.
     pub failures: i64,
+    /// The root scope's context (without its `key`), from its opening record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<serde_json::Value>,
 }
 
 /// One stored record: the indexed fields, and the whole body on request.
@@ -95,6 +98,8 @@ pub struct TaskFilter {
     /// Substring of the root message or of the root id.
     pub text: Option<String>,
     pub host: Option<String>,
+    /// `field=value` pairs, comma-separated, that the root's context must hold.
+    pub context: Option<String>,
     pub limit: Option<usize>,
     pub offset: Option<usize>,
 }

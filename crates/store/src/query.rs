@@ -29,14 +29,14 @@ impl Reader {
     /// tasks have gone silent long enough to count as unfinished.
     pub fn tasks(&self, filter: &TaskFilter, now: f64) -> Result<Vec<TaskRow>, StoreError> {
         let silent_since = now - self.unfinished_after.as_secs_f64();
-        let mut stmt = self.conn.prepare_cached(
+        let mut sql = String::from(
             "SELECT * FROM (
                 SELECT t.root, t.message, t.host, t.process, t.started, t.ended, t.duration,
                     t.last_seen,
                     CASE WHEN t.status = 'running'
                         AND COALESCE(p.last_seen, t.last_seen) < ?1
                         THEN 'unfinished' ELSE t.status END AS status,
-                    t.records, t.failures
+                    t.records, t.failures, t.context
                 FROM tasks t LEFT JOIN processes p ON p.host = t.host AND p.process = t.process
              )
              WHERE (?2 IS NULL OR status = ?2)
@@ -44,23 +44,35 @@ impl Reader {
                AND (?4 IS NULL OR started < ?4)
                AND (?5 IS NULL OR instr(lower(COALESCE(message, '')), lower(?5)) > 0
                     OR instr(root, ?5) > 0)
-               AND (?6 IS NULL OR host = ?6)
-             ORDER BY started DESC
-             LIMIT ?7 OFFSET ?8",
-        )?;
-        let rows = stmt.query_map(
-            params![
-                silent_since,
-                filter.status.map(|s| s.as_str()),
-                filter.since,
-                filter.until,
-                filter.text,
-                filter.host,
-                limit(filter.limit) as i64,
-                filter.offset.unwrap_or(0) as i64,
-            ],
-            task_row,
-        )?;
+               AND (?6 IS NULL OR host = ?6)",
+        );
+        let mut args: Vec<Sql> = vec![
+            Sql::Real(silent_since),
+            filter
+                .status
+                .map_or(Sql::Null, |s| Sql::Text(s.as_str().into())),
+            filter.since.map_or(Sql::Null, Sql::Real),
+            filter.until.map_or(Sql::Null, Sql::Real),
+            filter.text.clone().map_or(Sql::Null, Sql::Text),
+            filter.host.clone().map_or(Sql::Null, Sql::Text),
+        ];
+        for (field, value) in context_conditions(filter.context.as_deref())? {
+            // Compared as text so `id=5` finds the number 5 and the string "5".
+            sql.push_str(&format!(
+                " AND CAST(json_extract(context, ?{}) AS TEXT) = ?{}",
+                args.len() + 1,
+                args.len() + 2
+            ));
+            args.push(Sql::Text(json_path(&field)));
+            args.push(Sql::Text(value));
+        }
+        sql.push_str(&format!(
+            " ORDER BY started DESC LIMIT {} OFFSET {}",
+            limit(filter.limit),
+            filter.offset.unwrap_or(0)
+        ));
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args), task_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -73,7 +85,7 @@ impl Reader {
                 CASE WHEN t.status = 'running' AND COALESCE(p.last_seen, t.last_seen) < ?2
                     THEN 'unfinished' ELSE t.status END,
                 t.records, t.failures
-             FROM tasks t LEFT JOIN processes p ON p.host = t.host AND p.process = t.process
+             , t.context FROM tasks t LEFT JOIN processes p ON p.host = t.host AND p.process = t.process
              WHERE t.root = ?1",
         )?;
         Ok(stmt
@@ -84,7 +96,7 @@ impl Reader {
     /// Every record of one root task, assembled into its tree.
     pub fn tree(&self, root: &str, now: f64) -> Result<Option<Tree>, StoreError> {
         let sql =
-            format!("SELECT {RECORD_COLUMNS} FROM records WHERE root = ?1 ORDER BY scope, seq, id");
+            format!("SELECT {RECORD_COLUMNS} FROM records WHERE task = (SELECT id FROM tasks WHERE root = ?1) ORDER BY scope, seq, id");
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let records = stmt
             .query_map(params![root], |row| record_row(row, false))?
@@ -126,7 +138,13 @@ impl Reader {
         let mut clauses: Vec<&str> = Vec::new();
         let mut args: Vec<Sql> = Vec::new();
         if let Some(level) = filter.level {
-            clauses.push("levelno >= ?");
+            // Spelled out so the planner may use the index of warnings
+            // and worse, which a bound parameter alone cannot select.
+            clauses.push(if level >= 30 {
+                "levelno >= 30 AND levelno >= ?"
+            } else {
+                "levelno >= ?"
+            });
             args.push(Sql::Integer(level));
         }
         if let Some(logger) = &filter.logger {
@@ -144,7 +162,7 @@ impl Reader {
             args.push(Sql::Text(host.clone()));
         }
         if let Some(root) = &filter.root {
-            clauses.push("root = ?");
+            clauses.push("task = (SELECT id FROM tasks WHERE root = ?)");
             args.push(Sql::Text(root.clone()));
         }
         if let Some(since) = filter.since {
@@ -203,7 +221,7 @@ impl Reader {
     /// Records with this key (normally one; a client that resends may make more).
     pub fn records_by_key(&self, key: &distlog_proto::Key) -> Result<Vec<RecordRow>, StoreError> {
         let sql = format!(
-            "SELECT {RECORD_COLUMNS} FROM records WHERE root = ?1 AND scope = ?2 AND seq = ?3 ORDER BY id"
+            "SELECT {RECORD_COLUMNS} FROM records WHERE task = (SELECT id FROM tasks WHERE root = ?1) AND scope = ?2 AND seq = ?3 ORDER BY id"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let seq = i64::try_from(key.seq).unwrap_or(i64::MAX);
@@ -248,7 +266,47 @@ fn task_row(row: &Row<'_>) -> rusqlite::Result<TaskRow> {
         status: Status::parse(&status).unwrap_or(Status::Running),
         records: row.get(9)?,
         failures: row.get(10)?,
+        context: row
+            .get::<_, Option<String>>(11)?
+            .and_then(|c| serde_json::from_str(&c).ok()),
     })
+}
+
+/// `user=leo,region=eu` as pairs: a task matches when its root context
+/// holds every one. Field names are JSON object keys; a dotted name reaches
+/// into nested objects (`request.id=7`).
+fn context_conditions(text: Option<&str>) -> Result<Vec<(String, String)>, StoreError> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    text.split(',')
+        .map(|pair| {
+            let (field, value) = pair.split_once('=').ok_or_else(|| {
+                StoreError::BadQuery(format!(
+                    "context filter {pair:?} is not field=value (e.g. context=user=leo)"
+                ))
+            })?;
+            let field = field.trim();
+            if field.is_empty() || field.split('.').any(str::is_empty) || field.contains('"') {
+                return Err(StoreError::BadQuery(format!(
+                    "context filter {pair:?} needs a field name without quotes or empty parts"
+                )));
+            }
+            Ok((field.to_owned(), value.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// A JSON path for SQLite with every step quoted, so no field name is read
+/// as path syntax (`[`, `$`); names with quotes are refused above.
+fn json_path(field: &str) -> String {
+    let mut path = String::from("$");
+    for step in field.split('.') {
+        path.push_str(".\"");
+        path.push_str(step);
+        path.push('"');
+    }
+    path
 }
 
 fn record_row(row: &Row<'_>, full: bool) -> rusqlite::Result<RecordRow> {

@@ -455,3 +455,92 @@ fn retention_by_size_deletes_the_oldest_until_the_store_fits() {
         .expect("records");
     assert_eq!(left.len() as u64, 1000 - deleted);
 }
+
+#[test]
+fn tasks_filter_by_fields_of_the_root_context() {
+    let (_dir, store) = store();
+    let mut w = store.writer().expect("writer");
+    let other = "0c7bd1b4-7f1c-4a43-9d8e-3b2f5d3f8e11";
+    let other_open = {
+        let body = format!(
+            r#"{{"name": "root", "levelno": 20, "levelname": "INFO", "message": "other",
+            "created": 2.0, "hostname": "obelix", "process": 6156, "scope_event": "open",
+            "context": {{"key": "0@{other}", "user": "ada", "request": {{"id": 7}}}}}}"#
+        );
+        decode(
+            Topic::parse(b"PLJ").expect("topic"),
+            body.as_bytes(),
+            &Limits::default(),
+        )
+        .expect("valid record")
+    };
+    let mut records = tutorial();
+    records.push(other_open);
+    w.write_batch(&records, 3.0).expect("write");
+    let r = store.reader().expect("reader");
+    let roots = |context: &str| -> Vec<String> {
+        let filter = TaskFilter {
+            context: Some(context.to_owned()),
+            ..TaskFilter::default()
+        };
+        r.tasks(&filter, 3.0)
+            .expect("tasks")
+            .into_iter()
+            .map(|t| t.root)
+            .collect()
+    };
+    assert_eq!(roots("user=leo"), vec![U.to_owned()]);
+    assert_eq!(roots("user=ada"), vec![other.to_owned()]);
+    assert_eq!(roots("request.id=7"), vec![other.to_owned()]);
+    assert_eq!(roots("user=ada, request.id=8"), Vec::<String>::new());
+    assert_eq!(roots("user=nobody"), Vec::<String>::new());
+    assert_eq!(roots(" "), vec![other.to_owned(), U.to_owned()]);
+    // The key is the scope's address, not part of the context shown.
+    let task = r.task(U, 3.0).expect("task").expect("stored");
+    assert_eq!(task.context, Some(serde_json::json!({"user": "leo"})));
+    for bad in ["user", "=leo", "a..b=1", "\"x\"=1"] {
+        let filter = TaskFilter {
+            context: Some(bad.to_owned()),
+            ..TaskFilter::default()
+        };
+        let err = r.tasks(&filter, 3.0).expect_err(bad);
+        assert!(err.to_string().contains("context filter"), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn a_schema_1_store_is_migrated_keeping_its_records_and_trees() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("old.db");
+    {
+        // Schema 1 as distlogd 0.1 wrote it, with the tutorial's root stored.
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        conn.execute_batch(include_str!("testdata/schema_v1.sql"))
+            .expect("schema 1");
+    }
+    let store = Store::open(&path).expect("migrates");
+    let r = store.reader().expect("reader");
+    let tree = r.tree(U, 10.0).expect("tree").expect("kept");
+    assert_eq!(
+        messages(&tree.scope),
+        ["toplevel", "into task", "[subtask]", "toplevel"]
+    );
+    let task = r.task(U, 10.0).expect("task").expect("kept");
+    assert_eq!(task.status, Status::Succeeded);
+    assert_eq!(task.context, Some(serde_json::json!({"user": "leo"})));
+    // New records join the migrated task.
+    let mut w = store.writer().expect("writer");
+    w.write_batch(&[rec(Some(&format!("3@{U}")), "late", "", 2.0)], 10.0)
+        .expect("write");
+    let tree = r.tree(U, 10.0).expect("tree").expect("kept");
+    assert_eq!(
+        messages(&tree.scope),
+        ["toplevel", "into task", "[subtask]", "toplevel", "late"]
+    );
+    drop(store);
+    let reopened = Store::open(&path).expect("reopens at schema 2");
+    assert_eq!(
+        reopened.reader().expect("reader").count().expect("count"),
+        5
+    );
+}

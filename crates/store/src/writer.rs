@@ -17,6 +17,8 @@ pub struct Writer {
 struct TaskDelta {
     opened: bool,
     message: Option<String>,
+    /// The root's context, as JSON text without its `key`.
+    context: Option<String>,
     host: Option<String>,
     process: Option<i64>,
     started: f64,
@@ -30,6 +32,7 @@ struct TaskDelta {
 
 impl Writer {
     pub(crate) fn new(conn: Connection) -> Result<Writer, StoreError> {
+        conn.pragma_update(None, "cache_size", -65536)?;
         Ok(Writer { conn })
     }
 
@@ -50,26 +53,39 @@ impl Writer {
         records: impl IntoIterator<Item = &'r Record>,
         received: f64,
     ) -> Result<(), StoreError> {
+        let records: Vec<&Record> = records.into_iter().collect();
         let tx = self.conn.transaction()?;
+        // Tasks first: records carry their task's id.
         let mut tasks: HashMap<&str, TaskDelta> = HashMap::new();
         let mut processes: HashMap<(&str, i64), f64> = HashMap::new();
+        for r in &records {
+            if let Some(pid) = r.process {
+                processes.insert((r.hostname.as_str(), pid), received);
+            }
+            if let Some(k) = &r.key {
+                let created = r.created.filter(|c| c.is_finite()).unwrap_or(received);
+                fold_task(tasks.entry(&k.scope.root).or_default(), r, created);
+            }
+        }
+        let ids = upsert_tasks(&tx, tasks)?;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO records (received, created, topic, root, scope, seq, event,
-                    levelno, levelname, logger, host, process, message, duration, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                    levelno, levelname, logger, host, process, message, duration, body, task)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             )?;
             let mut fts =
                 tx.prepare_cached("INSERT INTO records_fts (rowid, message) VALUES (?1, ?2)")?;
-            for r in records {
+            for r in &records {
                 let created = r.created.filter(|c| c.is_finite()).unwrap_or(received);
-                let (root, scope, seq) = match &r.key {
+                let (root, scope, seq, task) = match &r.key {
                     Some(k) => (
                         Some(k.scope.root.as_str()),
                         Some(k.scope.path_text()),
                         Some(i64::try_from(k.seq).unwrap_or(i64::MAX)),
+                        ids.get(k.scope.root.as_str()).copied(),
                     ),
-                    None => (None, None, None),
+                    None => (None, None, None, None),
                 };
                 insert.execute(params![
                     received,
@@ -87,19 +103,13 @@ impl Writer {
                     r.message,
                     r.duration,
                     r.body,
+                    task,
                 ])?;
                 if !r.message.is_empty() {
                     fts.execute(params![tx.last_insert_rowid(), r.message])?;
                 }
-                if let Some(pid) = r.process {
-                    processes.insert((r.hostname.as_str(), pid), received);
-                }
-                if let Some(k) = &r.key {
-                    fold_task(tasks.entry(&k.scope.root).or_default(), r, created);
-                }
             }
         }
-        upsert_tasks(&tx, tasks)?;
         let mut seen = tx.prepare_cached(
             "INSERT INTO processes (host, process, last_seen) VALUES (?1, ?2, ?3)
              ON CONFLICT (host, process) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen)",
@@ -170,7 +180,7 @@ impl Writer {
         if deleted > 0 {
             self.conn.execute(
                 "DELETE FROM tasks WHERE NOT EXISTS
-                    (SELECT 1 FROM records WHERE records.root = tasks.root)",
+                    (SELECT 1 FROM records WHERE records.task = tasks.id)",
                 [],
             )?;
             self.conn.execute_batch("PRAGMA incremental_vacuum;")?;
@@ -206,6 +216,7 @@ fn fold_task(d: &mut TaskDelta, r: &Record, created: f64) {
         Some(ScopeEvent::Open) if is_root => {
             d.opened = true;
             d.message = Some(r.message.clone());
+            d.context = root_context(&r.body);
             d.host = Some(r.hostname.clone());
             d.process = r.process;
         }
@@ -226,19 +237,32 @@ fn fold_task(d: &mut TaskDelta, r: &Record, created: f64) {
     }
 }
 
-fn upsert_tasks(
+/// The context of a root's opening record, for filtering tasks by it.
+fn root_context(body: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        context: Option<serde_json::Map<String, serde_json::Value>>,
+    }
+    let mut context = serde_json::from_str::<Body>(body).ok()?.context?;
+    context.remove("key");
+    serde_json::to_string(&context).ok()
+}
+
+/// Returns each task's id.
+fn upsert_tasks<'a>(
     tx: &rusqlite::Transaction<'_>,
-    tasks: HashMap<&str, TaskDelta>,
-) -> Result<(), StoreError> {
+    tasks: HashMap<&'a str, TaskDelta>,
+) -> Result<HashMap<&'a str, i64>, StoreError> {
     // The root's opening record decides message, host and process; until it
     // arrives (a subtask from another process may come first) the first
     // record seen stands in. A closed task stays closed.
     let mut upsert = tx.prepare_cached(
         "INSERT INTO tasks (root, message, host, process, started, ended, duration,
-            last_seen, status, records, failures)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, COALESCE(?9, 'running'), ?10, ?11)
+            last_seen, status, records, failures, context)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, COALESCE(?9, 'running'), ?10, ?11, ?14)
          ON CONFLICT (root) DO UPDATE SET
             message  = CASE WHEN ?12 THEN excluded.message ELSE tasks.message END,
+            context  = CASE WHEN ?12 THEN excluded.context ELSE tasks.context END,
             host     = CASE WHEN ?12 THEN excluded.host ELSE COALESCE(tasks.host, excluded.host) END,
             process  = CASE WHEN ?12 THEN excluded.process ELSE COALESCE(tasks.process, excluded.process) END,
             started  = MIN(tasks.started, excluded.started),
@@ -248,27 +272,34 @@ fn upsert_tasks(
             last_seen = MAX(tasks.last_seen, excluded.last_seen),
             status   = CASE WHEN ?9 IS NOT NULL THEN ?9 ELSE tasks.status END,
             records  = tasks.records + excluded.records,
-            failures = tasks.failures + excluded.failures",
+            failures = tasks.failures + excluded.failures
+         RETURNING id",
     )?;
+    let mut ids = HashMap::with_capacity(tasks.len());
     for (root, d) in tasks {
         let duration = d
             .duration
             .or_else(|| d.ended.map(|e| (e - d.started).max(0.0)));
-        upsert.execute(params![
-            root,
-            d.message,
-            d.host,
-            d.process,
-            d.started,
-            d.ended,
-            duration,
-            d.last_seen,
-            d.status,
-            d.records,
-            d.failures,
-            d.opened,
-            d.duration,
-        ])?;
+        let id = upsert.query_row(
+            params![
+                root,
+                d.message,
+                d.host,
+                d.process,
+                d.started,
+                d.ended,
+                duration,
+                d.last_seen,
+                d.status,
+                d.records,
+                d.failures,
+                d.opened,
+                d.duration,
+                d.context,
+            ],
+            |row| row.get(0),
+        )?;
+        ids.insert(root, id);
     }
-    Ok(())
+    Ok(ids)
 }

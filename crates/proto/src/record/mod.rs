@@ -226,6 +226,13 @@ fn decode_json(topic: Topic, body: &[u8], limits: &Limits) -> Result<Record, Dec
 /// builds; this scan holds skipped values (and our own limit) to the same
 /// bound without recursing.
 fn check_json_depth(bytes: &[u8], limit: usize) -> Result<(), DecodeError> {
+    // Depth cannot pass the number of openers. Counting them is a tight
+    // loop the compiler vectorises; the scan below cost a fifth of the
+    // intake's time (bench/ingest), and typical records have a handful.
+    let openers = bytes.iter().filter(|&&b| b == b'{' || b == b'[').count();
+    if openers <= limit {
+        return Ok(());
+    }
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
     for &b in bytes {
         if in_string {

@@ -125,6 +125,22 @@ fn deeply_nested_json_is_rejected_without_overflowing_the_stack() {
 }
 
 #[test]
+fn depth_is_measured_not_guessed_from_the_number_of_brackets() {
+    let limits = Limits {
+        max_depth: 4,
+        ..Limits::default()
+    };
+    // Many siblings, each shallow: more openers than the limit, depth 2.
+    let flat = format!("{{\"args\": [{}]}}", ["{}"; 10].join(","));
+    decode(plj(), flat.as_bytes(), &limits).expect("shallow siblings pass");
+    let at_limit = "{\"a\": [[[1]]]}";
+    decode(plj(), at_limit.as_bytes(), &limits).expect("depth 4 passes a limit of 4");
+    let over = "{\"a\": [[[[1]]]], \"b\": 1}";
+    let err = decode(plj(), over.as_bytes(), &limits).expect_err("depth 5");
+    assert_eq!(err.reason(), "too_deep");
+}
+
+#[test]
 fn oversized_bodies_are_rejected_before_parsing() {
     let limits = Limits {
         max_body: 64,

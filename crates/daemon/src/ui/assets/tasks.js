@@ -39,6 +39,7 @@ export class TaskList {
       until: Number(params.get('until')) || null,
       text: params.get('text') || '',
       host: params.get('host') || '',
+      context: params.get('context') || '',
     };
     if (!RANGES.some((r) => r[0] === this.filter.range)) this.filter.range = '';
     if ((this.filter.since || this.filter.until) && !this.filter.range) this.filter.range = 'custom';
@@ -105,6 +106,16 @@ export class TaskList {
       oninput: typed,
       size: 10,
     });
+    this.contextIn = h('input', {
+      type: 'search',
+      name: 'context',
+      placeholder: 'context: user=leo',
+      title: 'field=value pairs of the root context, comma-separated (user=leo,request.id=7)',
+      'aria-label': 'context field=value',
+      value: f.context,
+      oninput: typed,
+      size: 16,
+    });
     this.countEl = h('span.count.dim');
     this.tbody = h('tbody');
     this.table = h(
@@ -149,6 +160,7 @@ export class TaskList {
           this.customBox,
           this.textIn,
           this.hostIn,
+          this.contextIn,
           this.countEl,
         ),
         this.errorEl,
@@ -173,6 +185,7 @@ export class TaskList {
     f.until = f.range === 'custom' ? fromLocalInput(this.untilIn.value) : null;
     f.text = this.textIn.value.trim();
     f.host = this.hostIn.value.trim();
+    f.context = this.contextIn.value.trim();
     this.limit = PAGE;
     const url = `/${query({
       status: f.status,
@@ -181,6 +194,7 @@ export class TaskList {
       until: f.until,
       text: f.text,
       host: f.host,
+      context: f.context,
     })}`;
     history.replaceState(null, '', url);
     this.load();
@@ -188,7 +202,7 @@ export class TaskList {
 
   params() {
     const f = this.filter;
-    const p = { status: f.status, text: f.text, host: f.host, limit: this.limit };
+    const p = { status: f.status, text: f.text, host: f.host, context: f.context, limit: this.limit };
     const preset = RANGES.find((r) => r[0] === f.range);
     if (preset && preset[2]) p.since = (now() - preset[2]).toFixed(3);
     if (f.range === 'custom') {
@@ -229,7 +243,8 @@ export class TaskList {
   render() {
     const rows = this.tasks.map((t) => this.row(t));
     this.tbody.replaceChildren(...rows);
-    const filtered = this.filter.status || this.filter.range || this.filter.text || this.filter.host;
+    const f = this.filter;
+    const filtered = f.status || f.range || f.text || f.host || f.context;
     this.countEl.textContent = `${this.tasks.length}${this.tasks.length >= this.limit ? '+' : ''} tasks`;
     this.more.hidden = this.tasks.length < this.limit || this.limit >= 10000;
     this.emptyEl.hidden = this.tasks.length > 0;
@@ -265,6 +280,7 @@ export class TaskList {
         null,
         h('a.task-link', { href: taskHref(t.root), title: t.root }, msg),
         h('span.root-id.dim', null, t.root.slice(0, 8)),
+        contextLine(t.context),
       ),
       h('td.c-start', { title: fullTime(t.started) }, timestamp(t.started)),
       h(
@@ -325,4 +341,14 @@ export class TaskList {
     if (tr) tr.scrollIntoView({ block: 'nearest' });
     return true;
   }
+}
+
+/** The root's context as `user=leo · region=eu`, shortened: enough to tell
+ * tasks apart at a glance; the tree view shows it whole. */
+function contextLine(context) {
+  if (!context || typeof context !== 'object') return null;
+  const parts = Object.entries(context).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  if (!parts.length) return null;
+  const text = parts.join(' · ');
+  return h('span.task-context.dim', { title: text }, text.length > 80 ? `${text.slice(0, 79)}…` : text);
 }
