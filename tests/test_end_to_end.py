@@ -148,6 +148,42 @@ def test_a_failing_task_shows_its_failure_with_the_traceback(daemon: Daemon, tmp
     assert "ValueError: card declined" in human
 
 
+@pytest.mark.parametrize("formatter", ["JSONFormatter", "PickleFormatter"])
+def test_values_python_allows_but_json_does_not_still_reach_the_store(
+    daemon: Daemon, tmp_path: Path, formatter: str
+) -> None:
+    # NaN and infinities (not JSON), a lone surrogate (not UTF-8), a list
+    # that holds itself, tuple keys and a repr that raises: each once lost
+    # its record or had the daemon refuse it.
+    script = client_script(
+        daemon,
+        f"""
+        handler.setFormatter(distlog.{formatter}())
+        class Broken:
+            def __repr__(self):
+                raise RuntimeError('no repr')
+        loop = []
+        loop.append(loop)
+        with distlog.task('odd values', ratio=float('nan'), worst=float('-inf'), pair={{(1, 2): 'x'}}):
+            logger.info('odd %s', Broken(), extra={{'loop': loop, 'lone': 'a\\udc80b', 'big': 2**70}})
+        """,
+    )
+    run_python(tmp_path, "odd.py", script)
+    stats = daemon.wait_stored(3)
+    assert stats["rejected"]["total"] == 0, stats["rejected"]
+    [task] = daemon.cli_json("tasks")["tasks"]
+    assert task["status"] == "succeeded"
+    [record] = daemon.cli_json("search", "could not format")["records"]
+    assert record["message"].startswith("'odd %s' [distlog: could not format"), record["message"]
+    shown = daemon.cli_json("show", record["key"])
+    # JSON sends "?" for the surrogate; a pickle carries it and distlogd
+    # reads its bytes as U+FFFD.
+    assert shown["body"]["lone"] in ("a?b", "a\ufffd\ufffd\ufffdb")
+    # Integers past 64 bits come back as the nearest float (the API's JSON
+    # numbers are doubles); the stored body keeps every digit.
+    assert float(shown["body"]["big"]) == float(2**70)
+
+
 def test_tail_into_a_closed_pipe_ends_quietly(daemon: Daemon, tmp_path: Path) -> None:
     run_python(tmp_path, "example.py", tutorial_source(daemon.intake))
     daemon.wait_stored(7)

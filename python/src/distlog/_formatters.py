@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import math
 import pickle
 import socket
 import time
@@ -24,7 +25,12 @@ def record_body(formatter: logging.Formatter, record: logging.LogRecord) -> Dict
     the traceback in `exc_text`, plus `hostname` and `context`."""
     attach_context(record)
     body = dict(record.__dict__)
-    message = record.getMessage()
+    try:
+        message = record.getMessage()
+    except Exception as e:
+        # logging itself would print a traceback and lose the record; the
+        # template and the reason tell the reader more than nothing does.
+        message = f"{_text(record.msg)} [distlog: could not format the message with its args: {e!r}]"
     body["message"] = message
     body["msg"] = message
     body["args"] = None
@@ -88,9 +94,16 @@ class JSONFormatter(logging.Formatter):
         try:
             text = _JSON.encode(body)
         except (TypeError, ValueError, RecursionError):
-            # Keys JSON cannot hold, or a value that refers to itself.
+            # Keys JSON cannot hold, NaN or infinity (strict JSON parsers,
+            # distlogd's among them, refuse them), or a value that refers
+            # to itself.
             text = _JSON.encode(_plain(body, 0, json_keys=True))
-        return text.encode("utf-8")
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            # Lone surrogates (from bytes decoded with surrogateescape)
+            # have no UTF-8; they become "?" rather than lose the record.
+            return text.encode("utf-8", "replace")
 
 
 class PickleFormatter(logging.Formatter):
@@ -116,15 +129,22 @@ class PickleFormatter(logging.Formatter):
         return pickle.dumps(_plain(body, self.protocol, json_keys=False), protocol=self.protocol)
 
 
-_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False, default=_text, separators=(",", ":"))
+_JSON = json.JSONEncoder(
+    ensure_ascii=False, check_circular=False, allow_nan=False, default=_text, separators=(",", ":")
+)
 _SCALAR_TYPES = frozenset(_SCALARS)
 
 
 def _plain(value: Any, protocol: int, *, json_keys: bool, depth: int = 0) -> Any:
     """Only what both JSON and a data-only pickle decoder can carry."""
     if type(value) in _SCALAR_TYPES:
+        if json_keys and type(value) is float and not math.isfinite(value):
+            return repr(value)
         return value
-    if type(value) is dict and all(type(k) is str and type(v) in _SCALAR_TYPES for k, v in value.items()):
+    if type(value) is dict and all(
+        type(k) is str and type(v) in _SCALAR_TYPES and (type(v) is not float or math.isfinite(v))
+        for k, v in value.items()
+    ):
         return value
     if depth > 50:
         return _text(value)

@@ -164,10 +164,10 @@ impl<'a> Machine<'a> {
                 BINUNICODE | SHORT_BINUNICODE | BINUNICODE8 => {
                     let len = self.length(op)?;
                     let bytes = self.take(len)?;
-                    let s = std::str::from_utf8(bytes).map_err(|e| {
-                        self.fail(format_args!("invalid UTF-8 at byte {}", e.valid_up_to()))
-                    })?;
-                    self.push(Node::Str(Cow::Borrowed(s)))?;
+                    // CPython encodes with surrogatepass, so a lone
+                    // surrogate arrives as bytes that are not UTF-8; each
+                    // such sequence reads as U+FFFD.
+                    self.push(Node::Str(String::from_utf8_lossy(bytes)))?;
                 }
                 BINBYTES | SHORT_BINBYTES | BINBYTES8 | BYTEARRAY8 => {
                     let len = self.length(op)?;

@@ -35,7 +35,7 @@ fn latin1(bytes: &[u8]) -> String {
 
 /// The argument of UNICODE (protocol 0): `raw-unicode-escape`, i.e. Latin-1
 /// bytes with `\uXXXX` and `\UXXXXXXXX` escapes, decoded as CPython 3.11
-/// does. A surrogate code point is refused: it cannot be held in UTF-8.
+/// does, except that a surrogate code point becomes U+FFFD.
 pub(super) fn raw_unicode_escape(line: &[u8]) -> Result<Cow<'_, str>, String> {
     if line.is_ascii() && !line.contains(&b'\\') {
         if let Ok(s) = std::str::from_utf8(line) {
@@ -76,10 +76,15 @@ pub(super) fn raw_unicode_escape(line: &[u8]) -> Result<Cow<'_, str>, String> {
             code = code << 4 | digit;
         }
         i += width;
-        out.push(
-            char::from_u32(code)
-                .ok_or_else(|| format!("escape of U+{code:04X} is not a Unicode scalar value"))?,
-        );
+        // CPython writes lone surrogates (text decoded with surrogateescape)
+        // this way; UTF-8 cannot hold them, so they read as U+FFFD rather
+        // than cost the record.
+        let c = match code {
+            0xD800..=0xDFFF => char::REPLACEMENT_CHARACTER,
+            _ => char::from_u32(code)
+                .ok_or_else(|| format!("escape of U+{code:04X} is past U+10FFFF"))?,
+        };
+        out.push(c);
     }
     Ok(Cow::Owned(out))
 }
