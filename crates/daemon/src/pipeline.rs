@@ -22,6 +22,16 @@ pub struct Routed {
 }
 
 impl Routed {
+    /// About what this record holds in memory, for the queues' byte
+    /// budgets: its texts, the original body, and a fixed share for the
+    /// struct and allocations.
+    pub fn weight(&self) -> u64 {
+        let r = &self.record;
+        let texts = r.body.len() + r.message.len() + r.logger.len() + r.hostname.len();
+        let original = self.original.as_ref().map_or(0, Vec::len);
+        (texts + original + 512) as u64
+    }
+
     pub fn new(record: Record, original: Option<Vec<u8>>, received: f64) -> Routed {
         Routed {
             record,

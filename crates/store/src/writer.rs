@@ -32,7 +32,6 @@ struct TaskDelta {
 
 impl Writer {
     pub(crate) fn new(conn: Connection) -> Result<Writer, StoreError> {
-        conn.pragma_update(None, "cache_size", -65536)?;
         Ok(Writer { conn })
     }
 

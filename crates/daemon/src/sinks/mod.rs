@@ -18,7 +18,7 @@ pub use runner::{SinkHandle, Threads};
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use serde::Deserialize;
 
 pub use console::ConsoleSinkConfig;
@@ -49,6 +49,28 @@ pub struct QueueConfig {
     /// never waits; `block`: the intake waits, pushing back on clients.
     #[serde(default)]
     pub when_full: Option<WhenFull>,
+    /// Bytes of records the queue holds (`256MiB`): with large bodies the
+    /// queue is full at this, before `size` records.
+    #[serde(default)]
+    pub max_bytes: Option<String>,
+}
+
+/// The queue's byte bound when none is configured.
+pub const DEFAULT_QUEUE_BYTES: u64 = 256 << 20;
+
+impl QueueConfig {
+    pub fn max_bytes(&self) -> Result<u64> {
+        match &self.max_bytes {
+            Some(text) => {
+                let n = units::parse_size(text).context("queue.max_bytes")?;
+                if n == 0 {
+                    anyhow::bail!("queue.max_bytes must be more than 0");
+                }
+                Ok(n)
+            }
+            None => Ok(DEFAULT_QUEUE_BYTES),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -69,9 +91,22 @@ impl SinkConfig {
         }
     }
 
+    fn queue(&self) -> Option<&QueueConfig> {
+        match self {
+            SinkConfig::Store(c) => c.queue.as_ref(),
+            SinkConfig::File(c) => c.queue.as_ref(),
+            SinkConfig::Console(c) => c.queue.as_ref(),
+            SinkConfig::Forward(c) => c.queue.as_ref(),
+            SinkConfig::Feed(_) => None,
+        }
+    }
+
     /// Checks values that serde cannot (sizes, durations, endpoints) and
     /// fills in defaults, so a started sink never meets a bad setting.
     pub fn validated(self, default_store: &Path) -> Result<SinkConfig> {
+        if let Some(q) = self.queue() {
+            q.max_bytes()?;
+        }
         Ok(match self {
             SinkConfig::Store(c) => SinkConfig::Store(c.validated(default_store)?),
             SinkConfig::File(c) => SinkConfig::File(c.validated()?),

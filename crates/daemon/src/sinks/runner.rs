@@ -2,7 +2,7 @@
 //! counters, and the thread that feeds batches to the sink's worker.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -11,7 +11,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
-use super::{QueueConfig, SinkConfig, WhenFull};
+use super::{QueueConfig, SinkConfig, WhenFull, DEFAULT_QUEUE_BYTES};
 use crate::pipeline::Routed;
 
 const MAX_BATCH: usize = 2_000;
@@ -51,8 +51,55 @@ impl SinkStats {
 }
 
 enum Input {
-    Queue(Sender<Arc<Routed>>, WhenFull),
+    Queue(Sender<Arc<Routed>>, WhenFull, Arc<Budget>),
     Feed(broadcast::Sender<Arc<Routed>>),
+}
+
+/// The bytes a queue holds, bounded, so memory stays bounded whatever the
+/// body size: a count of records alone allows 65,536 × 1 MiB.
+pub struct Budget {
+    max: u64,
+    queued: AtomicU64,
+    lock: Mutex<()>,
+    freed: Condvar,
+}
+
+impl Budget {
+    fn new(max: u64) -> Budget {
+        Budget {
+            max,
+            queued: AtomicU64::new(0),
+            lock: Mutex::new(()),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Whether `size` more bytes fit. An empty queue takes any one record,
+    /// so a record larger than the budget still passes.
+    fn fits(&self, size: u64) -> bool {
+        let queued = self.queued.load(Relaxed);
+        queued == 0 || queued + size <= self.max
+    }
+
+    /// Waits until `size` more bytes fit. Re-checks now and then, as a
+    /// release may land between the check and the wait.
+    fn wait_for_room(&self, size: u64) {
+        let Ok(mut guard) = self.lock.lock() else {
+            return;
+        };
+        while !self.fits(size) {
+            match self.freed.wait_timeout(guard, Duration::from_millis(50)) {
+                Ok((g, _)) => guard = g,
+                Err(_) => return,
+            }
+        }
+    }
+
+    fn release(&self, size: u64) {
+        self.queued.fetch_sub(size, Relaxed);
+        let _guard = self.lock.lock();
+        self.freed.notify_all();
+    }
 }
 
 /// The router's side of one running sink.
@@ -66,21 +113,34 @@ pub struct SinkHandle {
 impl SinkHandle {
     pub fn deliver(&self, record: &Arc<Routed>) {
         match &self.input {
-            Input::Queue(tx, WhenFull::Block) => {
+            Input::Queue(tx, WhenFull::Block, budget) => {
+                let size = record.weight();
+                budget.wait_for_room(size);
+                budget.queued.fetch_add(size, Relaxed);
                 if tx.send(record.clone()).is_ok() {
                     self.stats.accepted.fetch_add(1, Relaxed);
                 } else {
+                    budget.queued.fetch_sub(size, Relaxed);
                     self.stats.dropped.fetch_add(1, Relaxed);
                 }
             }
-            Input::Queue(tx, WhenFull::Drop) => match tx.try_send(record.clone()) {
-                Ok(()) => {
-                    self.stats.accepted.fetch_add(1, Relaxed);
-                }
-                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+            Input::Queue(tx, WhenFull::Drop, budget) => {
+                let size = record.weight();
+                if !budget.fits(size) {
                     self.stats.dropped.fetch_add(1, Relaxed);
+                    return;
                 }
-            },
+                budget.queued.fetch_add(size, Relaxed);
+                match tx.try_send(record.clone()) {
+                    Ok(()) => {
+                        self.stats.accepted.fetch_add(1, Relaxed);
+                    }
+                    Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                        budget.queued.fetch_sub(size, Relaxed);
+                        self.stats.dropped.fetch_add(1, Relaxed);
+                    }
+                }
+            }
             Input::Feed(tx) => {
                 // No subscriber is not an error: the feed is live only.
                 let _ = tx.send(record.clone());
@@ -110,7 +170,7 @@ impl SinkHandle {
 
     pub fn to_json(&self) -> Value {
         let (queued, capacity, subscribers) = match &self.input {
-            Input::Queue(tx, _) => (tx.len(), tx.capacity().unwrap_or(0), None),
+            Input::Queue(tx, _, _) => (tx.len(), tx.capacity().unwrap_or(0), None),
             Input::Feed(tx) => (0, 0, Some(tx.receiver_count())),
         };
         let mut v = json!({
@@ -125,6 +185,10 @@ impl SinkHandle {
         });
         if let Some(n) = subscribers {
             v["subscribers"] = json!(n);
+        }
+        if let Input::Queue(_, _, budget) = &self.input {
+            v["queued_bytes"] = json!(budget.queued.load(Relaxed));
+            v["queue_max_bytes"] = json!(budget.max);
         }
         v
     }
@@ -175,13 +239,19 @@ pub fn spawn(
 ) -> Result<Arc<SinkHandle>> {
     let size = queue.and_then(|q| q.size).unwrap_or(defaults.0).max(1);
     let when_full = queue.and_then(|q| q.when_full).unwrap_or(defaults.1);
+    let max_bytes = match queue {
+        Some(q) => q.max_bytes()?,
+        None => DEFAULT_QUEUE_BYTES,
+    };
+    let budget = Arc::new(Budget::new(max_bytes));
+    let thread_budget = budget.clone();
     let (tx, rx) = crossbeam_channel::bounded(size);
     let stats = Arc::new(SinkStats::default());
     let thread_stats = stats.clone();
     let thread_name = name.to_owned();
     let handle = std::thread::Builder::new()
         .name(format!("sink-{name}"))
-        .spawn(move || run(&thread_name, worker, rx, &thread_stats))
+        .spawn(move || run(&thread_name, worker, rx, &thread_stats, &thread_budget))
         .with_context(|| format!("starting sink {name:?}"))?;
     if let Ok(mut v) = threads.0.lock() {
         v.push(handle);
@@ -190,11 +260,17 @@ pub fn spawn(
         name: name.to_owned(),
         config: config.clone(),
         stats,
-        input: Input::Queue(tx, when_full),
+        input: Input::Queue(tx, when_full, budget),
     }))
 }
 
-fn run(name: &str, mut worker: impl Worker, rx: Receiver<Arc<Routed>>, stats: &SinkStats) {
+fn run(
+    name: &str,
+    mut worker: impl Worker,
+    rx: Receiver<Arc<Routed>>,
+    stats: &SinkStats,
+    budget: &Budget,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut next_tick = Instant::now() + TICK;
     loop {
@@ -219,6 +295,7 @@ fn run(name: &str, mut worker: impl Worker, rx: Receiver<Arc<Routed>>, stats: &S
                 stats
                     .written
                     .fetch_add((batch.len() - lost) as u64, Relaxed);
+                budget.release(batch.iter().map(|r| r.weight()).sum());
                 batch.clear();
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -230,4 +307,101 @@ fn run(name: &str, mut worker: impl Worker, rx: Receiver<Arc<Routed>>, stats: &S
         }
     }
     worker.finish();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sinks::ConsoleSinkConfig;
+    use distlog_proto::{decode, Limits, Topic};
+
+    /// Holds every batch until the test lets go.
+    struct Stuck(crossbeam_channel::Receiver<()>);
+
+    impl Worker for Stuck {
+        fn write(&mut self, _batch: &[Arc<Routed>]) -> Result<(), Lost> {
+            let _ = self.0.recv();
+            Ok(())
+        }
+    }
+
+    fn record(body_bytes: usize) -> Arc<Routed> {
+        let body = format!(r#"{{"message": "{}"}}"#, "x".repeat(body_bytes));
+        let topic = Topic::parse(b"PLJ").expect("topic");
+        let r = decode(topic, body.as_bytes(), &Limits::default()).expect("record");
+        Arc::new(Routed::new(r, None, 0.0))
+    }
+
+    fn sink(when_full: WhenFull, max_bytes: &str) -> (Arc<SinkHandle>, Sender<()>, Threads) {
+        let (release, held) = crossbeam_channel::unbounded();
+        let queue = QueueConfig {
+            size: Some(1_000),
+            when_full: Some(when_full),
+            max_bytes: Some(max_bytes.into()),
+        };
+        let config = SinkConfig::Console(ConsoleSinkConfig {
+            format: None,
+            queue: None,
+        });
+        let threads = Threads::default();
+        let handle = spawn(
+            "t",
+            &config,
+            Some(&queue),
+            (10, WhenFull::Drop),
+            Stuck(held),
+            &threads,
+        )
+        .expect("spawn");
+        (handle, release, threads)
+    }
+
+    #[test]
+    fn a_dropping_queue_drops_what_passes_its_byte_budget() {
+        let one = record(10_000);
+        let budget = one.weight() * 3;
+        let (handle, release, threads) = sink(WhenFull::Drop, &format!("{budget}B"));
+        for _ in 0..10 {
+            handle.deliver(&one);
+        }
+        let stats = handle.to_json();
+        assert_eq!(
+            (stats["accepted"].as_u64(), stats["dropped"].as_u64()),
+            (Some(3), Some(7))
+        );
+        assert_eq!(stats["queued_bytes"].as_u64(), Some(budget));
+        // Once written, the bytes are free again.
+        for _ in 0..3 {
+            let _ = release.send(());
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while handle.to_json()["queued_bytes"].as_u64() != Some(0) {
+            assert!(Instant::now() < deadline, "bytes never released");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        handle.deliver(&one);
+        assert_eq!(handle.to_json()["accepted"].as_u64(), Some(4));
+        drop(release);
+        drop(handle);
+        threads.join_all();
+    }
+
+    #[test]
+    fn a_blocking_queue_waits_for_room_and_takes_one_oversized_record() {
+        let big = record(50_000);
+        let (handle, release, threads) = sink(WhenFull::Block, "1KiB");
+        // Larger than the whole budget, but the queue is empty: it passes.
+        handle.deliver(&big);
+        let h = handle.clone();
+        let b = big.clone();
+        let second = std::thread::spawn(move || h.deliver(&b));
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(handle.to_json()["accepted"].as_u64(), Some(1), "waits");
+        let _ = release.send(());
+        second.join().expect("second delivery");
+        assert_eq!(handle.to_json()["accepted"].as_u64(), Some(2));
+        drop(release);
+        drop(handle);
+        threads.join_all();
+    }
 }
