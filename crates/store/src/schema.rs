@@ -42,12 +42,33 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The tasks table's columns, shared by schema 2 and the migration to it.
+macro_rules! tasks_columns {
+    () => {
+        "(
+        id        INTEGER PRIMARY KEY,
+        root      TEXT NOT NULL UNIQUE,
+        message   TEXT,
+        host      TEXT,
+        process   INTEGER,
+        started   REAL NOT NULL,
+        ended     REAL,
+        duration  REAL,
+        last_seen REAL NOT NULL,
+        status    TEXT NOT NULL,
+        records   INTEGER NOT NULL,
+        failures  INTEGER NOT NULL,
+        context   TEXT
+    );"
+    };
+}
+
 /// Schema 2. Records point at their root task by the task's integer id,
 /// not its UUID: ids grow with time, so the tree index takes new records at
 /// its end instead of on a random page each (a quarter of the store's
 /// ingest time in bench/ingest). Level, logger and host filters scan by id
 /// or time: an index each cost more at ingest than it saved in queries.
-const CREATE: &str = "
+const CREATE: &str = concat!("
     CREATE TABLE records (
         id        INTEGER PRIMARY KEY,
         received  REAL NOT NULL,
@@ -78,21 +99,7 @@ const CREATE: &str = "
         WHEN old.message != '' BEGIN
         INSERT INTO records_fts (records_fts, rowid, message) VALUES ('delete', old.id, old.message);
     END;
-    CREATE TABLE tasks (
-        id        INTEGER PRIMARY KEY,
-        root      TEXT NOT NULL UNIQUE,
-        message   TEXT,
-        host      TEXT,
-        process   INTEGER,
-        started   REAL NOT NULL,
-        ended     REAL,
-        duration  REAL,
-        last_seen REAL NOT NULL,
-        status    TEXT NOT NULL,
-        records   INTEGER NOT NULL,
-        failures  INTEGER NOT NULL,
-        context   TEXT
-    );
+    CREATE TABLE tasks ", tasks_columns!(), "
     CREATE INDEX tasks_started ON tasks(started);
     CREATE TABLE processes (
         host      TEXT NOT NULL,
@@ -100,27 +107,16 @@ const CREATE: &str = "
         last_seen REAL NOT NULL,
         PRIMARY KEY (host, process)
     ) WITHOUT ROWID;
-";
+");
 
 /// From schema 1, whose tasks were keyed by root UUID and whose records
 /// carried no task id. Rewrites the tasks table and adds the column; the
 /// root task's context is taken from its opening record.
-const FROM_V1: &str = "
-    CREATE TABLE tasks_v2 (
-        id        INTEGER PRIMARY KEY,
-        root      TEXT NOT NULL UNIQUE,
-        message   TEXT,
-        host      TEXT,
-        process   INTEGER,
-        started   REAL NOT NULL,
-        ended     REAL,
-        duration  REAL,
-        last_seen REAL NOT NULL,
-        status    TEXT NOT NULL,
-        records   INTEGER NOT NULL,
-        failures  INTEGER NOT NULL,
-        context   TEXT
-    );
+const FROM_V1: &str = concat!(
+    "
+    CREATE TABLE tasks_v2 ",
+    tasks_columns!(),
+    "
     INSERT INTO tasks_v2 (root, message, host, process, started, ended, duration,
             last_seen, status, records, failures)
         SELECT root, message, host, process, started, ended, duration,
@@ -143,4 +139,5 @@ const FROM_V1: &str = "
     DROP INDEX records_level;
     CREATE INDEX records_tree ON records(task, scope, seq) WHERE task IS NOT NULL;
     CREATE INDEX records_level ON records(levelno, created) WHERE levelno >= 30;
-";
+"
+);
