@@ -24,5 +24,5 @@ mod topic;
 
 pub use error::DecodeError;
 pub use key::{parse_any, Key, KeyError, ScopeId};
-pub use record::{decode, from_map, level_name, level_number, Limits, Record, ScopeEvent};
+pub use record::{decode, level_name, level_number, Limits, Record, ScopeEvent};
 pub use topic::{Encoding, Kind, System, Topic};

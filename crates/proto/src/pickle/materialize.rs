@@ -1,24 +1,27 @@
-//! From the arena to a `serde_json::Value`: first measure, then build.
+//! From the arena to JSON text: first measure, then write.
 //!
 //! Both walks keep their own stack on the heap. Measuring is linear in the
 //! arena however much the nodes share; building happens only once the tree
 //! is known to be acyclic, no deeper than `max_depth` (so that serde_json's
-//! recursive drop and printing stay shallow) and no larger than the limits.
+//! readers' recursion stays shallow) and no larger than the limits.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde_json::{Map, Number, Value};
 
 use super::{Id, Node};
 use crate::{DecodeError, Limits};
 
-pub(super) fn to_value(
+/// The tree as JSON text, once it is known to be within the limits.
+pub(super) fn to_text(
     nodes: &[Node<'_>],
     root: Id,
     limits: &Limits,
-) -> Result<Value, DecodeError> {
+) -> Result<String, DecodeError> {
     measure(nodes, root, limits)?;
-    Ok(build(nodes, root))
+    let mut out = Vec::with_capacity(1024);
+    write(nodes, root, &mut out);
+    // Every piece written is UTF-8: strings are `str`, the rest ASCII.
+    String::from_utf8(out).map_err(|e| DecodeError::BadPickle(format!("internal: not UTF-8: {e}")))
 }
 
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
@@ -130,146 +133,120 @@ fn container_extent(kids: &[Id], seen: &[Extent]) -> Extent {
     out
 }
 
-/// A container being built: its children, the next to take, what is done.
-enum Frame<'n> {
-    Array {
-        kids: &'n [Id],
-        next: usize,
-        items: Vec<Value>,
-    },
-    Object {
-        kids: &'n [Id],
-        next: usize,
-        map: Map<String, Value>,
-        key: Option<String>,
-    },
+/// A container being written: its children and the next to write.
+struct Open<'n> {
+    kids: &'n [Id],
+    next: usize,
+    dict: bool,
 }
 
-impl<'n> Frame<'n> {
-    fn open(node: &'n Node<'_>) -> Option<Frame<'n>> {
-        match node {
-            Node::Seq(_, kids) => Some(Frame::Array {
-                kids,
-                next: 0,
-                items: Vec::with_capacity(kids.len()),
-            }),
-            Node::Dict(kids) => Some(Frame::Object {
-                kids,
-                next: 0,
-                map: Map::new(),
-                key: None,
-            }),
-            _ => None,
-        }
-    }
-
-    fn next_kid(&mut self) -> Option<Id> {
-        let (Frame::Array { kids, next, .. } | Frame::Object { kids, next, .. }) = self;
-        let kid = kids.get(*next).copied();
-        *next += 1;
-        kid
-    }
-
-    fn wants_key(&self) -> bool {
-        matches!(self, Frame::Object { key: None, .. })
-    }
-
-    /// Takes a finished child: an item, a dict key, or the value for the key.
-    fn accept(&mut self, value: Value) {
-        match self {
-            Frame::Array { items, .. } => items.push(value),
-            Frame::Object { map, key, .. } => match key.take() {
-                Some(k) => {
-                    map.insert(k, value);
-                }
-                // Keys that are not scalars (tuples, bytes) become JSON text.
-                None => *key = Some(value.to_string()),
-            },
-        }
-    }
-
-    fn into_value(self) -> Value {
-        match self {
-            Frame::Array { items, .. } => Value::Array(items),
-            Frame::Object { map, .. } => Value::Object(map),
-        }
-    }
-}
-
-fn build(nodes: &[Node<'_>], root: Id) -> Value {
-    let node = |id: Id| &nodes[id as usize];
-    let mut frames = match Frame::open(node(root)) {
-        Some(frame) => vec![frame],
-        None => return scalar(node(root)),
-    };
-    let mut finished: Option<Value> = None;
-    loop {
-        let Some(frame) = frames.last_mut() else {
-            return finished.unwrap_or(Value::Null);
-        };
-        if let Some(value) = finished.take() {
-            frame.accept(value);
-        }
-        let Some(kid) = frame.next_kid() else {
-            finished = frames.pop().map(Frame::into_value);
-            continue;
-        };
-        let kid = node(kid);
-        if frame.wants_key() {
-            if let Some(key) = scalar_key(kid) {
-                if let Frame::Object { key: slot, .. } = frame {
-                    *slot = Some(key);
-                }
-                continue;
-            }
-        }
-        match Frame::open(kid) {
-            Some(child) => frames.push(child),
-            None => frame.accept(scalar(kid)),
-        }
-    }
-}
-
-fn scalar(node: &Node<'_>) -> Value {
+/// Writes a scalar, or opens a container and stacks it.
+fn open<'n>(node: &'n Node<'_>, out: &mut Vec<u8>, stack: &mut Vec<Open<'n>>) {
     match node {
-        Node::Bool(b) => Value::Bool(*b),
-        Node::Int(i) => Value::from(*i),
-        Node::BigInt(s) => Value::String(s.clone()),
-        Node::Float(f) => Number::from_f64(*f).map_or_else(|| non_finite(*f), Value::Number),
-        Node::Str(s) => Value::String(s.as_ref().to_owned()),
-        Node::Bytes(b) => {
-            let mut map = Map::new();
-            map.insert("$bytes".to_owned(), Value::String(STANDARD.encode(b)));
-            Value::Object(map)
+        Node::Seq(_, kids) => {
+            out.push(b'[');
+            stack.push(Open {
+                kids,
+                next: 0,
+                dict: false,
+            });
         }
-        Node::None | Node::Seq(..) | Node::Dict(_) => Value::Null,
+        Node::Dict(kids) => {
+            out.push(b'{');
+            stack.push(Open {
+                kids,
+                next: 0,
+                dict: true,
+            });
+        }
+        leaf => scalar(leaf, out),
     }
 }
 
-fn non_finite(f: f64) -> Value {
-    let text = if f.is_nan() {
-        "NaN"
-    } else if f > 0.0 {
-        "Infinity"
-    } else {
-        "-Infinity"
-    };
-    Value::String(text.to_owned())
+/// Writes the measured tree as compact JSON text, keeping the pickle's
+/// order of dict items. Going straight to text skips building a
+/// `serde_json::Value`, printing it and dropping it: more than half of the
+/// pickle intake's time when it went through one (docs/benchmarks.md).
+fn write(nodes: &[Node<'_>], root: Id, out: &mut Vec<u8>) {
+    let mut stack: Vec<Open<'_>> = Vec::new();
+    open(&nodes[root as usize], out, &mut stack);
+    while let Some(top) = stack.last_mut() {
+        let i = top.next;
+        // A dict's children alternate key, value; a key left without its
+        // value (only a malformed arena could hold one) is not written.
+        let done = i >= top.kids.len() || (top.dict && i % 2 == 0 && i + 1 >= top.kids.len());
+        if done {
+            out.push(if top.dict { b'}' } else { b']' });
+            stack.pop();
+            continue;
+        }
+        top.next += 1;
+        let kid = top.kids[i];
+        if top.dict && i % 2 == 0 {
+            if i > 0 {
+                out.push(b',');
+            }
+            key(nodes, kid, out);
+            out.push(b':');
+            continue;
+        }
+        if !top.dict && i > 0 {
+            out.push(b',');
+        }
+        open(&nodes[kid as usize], out, &mut stack);
+    }
 }
 
-/// A scalar key's text: strings as they are, numbers as their digits (also
-/// beyond i64), others as JSON. `None` for keys that need building.
-fn scalar_key(node: &Node<'_>) -> Option<String> {
-    Some(match node {
-        Node::Str(s) => s.as_ref().to_owned(),
+/// A dict key: scalars as their text (numbers as their digits, also beyond
+/// i64), containers and bytes as their own JSON text, all as JSON strings.
+fn key(nodes: &[Node<'_>], id: Id, out: &mut Vec<u8>) {
+    let text = match &nodes[id as usize] {
+        Node::Str(s) => return string(s, out),
         Node::BigInt(s) => s.clone(),
         Node::Int(i) => i.to_string(),
         Node::Bool(b) => b.to_string(),
         Node::None => "null".to_owned(),
-        Node::Float(f) => match Number::from_f64(*f) {
-            Some(n) => n.to_string(),
-            None => non_finite(*f).as_str().unwrap_or_default().to_owned(),
-        },
-        Node::Bytes(_) | Node::Seq(..) | Node::Dict(_) => return None,
-    })
+        Node::Float(f) => float_text(*f),
+        Node::Bytes(_) | Node::Seq(..) | Node::Dict(_) => {
+            let mut inner = Vec::new();
+            write(nodes, id, &mut inner);
+            String::from_utf8_lossy(&inner).into_owned()
+        }
+    };
+    string(&text, out);
+}
+
+fn scalar(node: &Node<'_>, out: &mut Vec<u8>) {
+    match node {
+        Node::Bool(true) => out.extend_from_slice(b"true"),
+        Node::Bool(false) => out.extend_from_slice(b"false"),
+        Node::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        Node::BigInt(s) => string(s, out),
+        Node::Float(f) if f.is_finite() => out.extend_from_slice(float_text(*f).as_bytes()),
+        Node::Float(f) => string(&float_text(*f), out),
+        Node::Str(s) => string(s, out),
+        Node::Bytes(b) => {
+            out.extend_from_slice(b"{\"$bytes\":\"");
+            out.extend_from_slice(STANDARD.encode(b).as_bytes());
+            out.extend_from_slice(b"\"}");
+        }
+        Node::None | Node::Seq(..) | Node::Dict(_) => out.extend_from_slice(b"null"),
+    }
+}
+
+/// As serde_json writes a float; NaN and the infinities, which JSON cannot
+/// hold, as the names Python's `json` module gives them.
+fn float_text(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".to_owned()
+    } else if f.is_infinite() {
+        if f > 0.0 { "Infinity" } else { "-Infinity" }.to_owned()
+    } else {
+        serde_json::to_string(&f).unwrap_or_else(|_| "null".to_owned())
+    }
+}
+
+fn string(s: &str, out: &mut Vec<u8>) {
+    // Writing a str into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
 }

@@ -17,7 +17,7 @@
 //! 2. `materialize` walks the arena with an explicit stack: first to find
 //!    cycles and to measure, through shared references, the depth and the
 //!    size of the tree the nodes would expand to; then, only if all of it is
-//!    within the limits, to build the `serde_json::Value`.
+//!    within the limits, to write it as JSON text.
 //!
 //! Decisions beyond `docs/protocol.md`:
 //! - Data after STOP, or values or marks left on the stack at STOP, make the
@@ -49,16 +49,30 @@ mod tests_hostile;
 
 use std::borrow::Cow;
 
+#[cfg(test)]
 use serde_json::Value;
 
 use crate::{DecodeError, Limits};
 
-/// Decodes a pickle (protocols 0–5) into a JSON value without running code.
+/// `to_json_text`, parsed: what the tests compare with Python's answers.
+#[cfg(test)]
+pub(crate) fn to_json(input: &[u8], limits: &Limits) -> Result<Value, DecodeError> {
+    use serde::Deserialize as _;
+    let text = to_json_text(input, limits)?;
+    // The limits, not serde_json's 128 levels, decide the depth here.
+    let mut de = serde_json::Deserializer::from_str(&text);
+    de.disable_recursion_limit();
+    Value::deserialize(&mut de).map_err(|e| DecodeError::BadPickle(format!("internal: {e}")))
+}
+
+/// Decodes a pickle (protocols 0–5) into compact JSON text without running
+/// code, dict items in the pickle's order: what distlogd keeps as a pickled
+/// record's body.
 ///
 /// See `docs/protocol.md`, "Values JSON cannot hold", for the mapping.
-pub fn to_json(input: &[u8], limits: &Limits) -> Result<Value, DecodeError> {
+pub fn to_json_text(input: &[u8], limits: &Limits) -> Result<String, DecodeError> {
     let (nodes, root) = machine::run(input, limits)?;
-    materialize::to_value(&nodes, root, limits)
+    materialize::to_text(&nodes, root, limits)
 }
 
 /// An index into the arena of nodes.

@@ -1,8 +1,9 @@
 //! The one record type every source decodes into, whatever its encoding.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 
 use crate::{pickle, DecodeError, Encoding, Key, KeyError, Topic};
 
@@ -95,11 +96,8 @@ pub fn decode(topic: Topic, body: &[u8], limits: &Limits) -> Result<Record, Deco
     match topic.encoding {
         Encoding::Json => decode_json(topic, body, limits),
         Encoding::Pickle => {
-            let value = pickle::to_json(body, limits)?;
-            let Value::Object(map) = value else {
-                return Err(DecodeError::NotAMap(json_kind(&value)));
-            };
-            Ok(from_map(topic, map))
+            let text = pickle::to_json_text(body, limits)?;
+            from_json_text(topic, Cow::Owned(text), limits)
         }
     }
 }
@@ -172,6 +170,16 @@ struct ContextKey<'a> {
 fn decode_json(topic: Topic, body: &[u8], limits: &Limits) -> Result<Record, DecodeError> {
     let text = std::str::from_utf8(body)
         .map_err(|e| DecodeError::InvalidJson(format!("not UTF-8: {e}")))?;
+    from_json_text(topic, Cow::Borrowed(text), limits)
+}
+
+/// A record from JSON text: a JSON body as received, or a pickle's JSON.
+fn from_json_text(
+    topic: Topic,
+    body: Cow<'_, str>,
+    limits: &Limits,
+) -> Result<Record, DecodeError> {
+    let text: &str = &body;
     match text.trim_start().as_bytes().first() {
         Some(b'{') => {}
         Some(b'[') => return Err(DecodeError::NotAMap("a list")),
@@ -205,9 +213,9 @@ fn decode_json(topic: Topic, body: &[u8], limits: &Limits) -> Result<Record, Dec
         wire.scope_event.and_then(raw_string).as_deref(),
         key.as_ref(),
     );
-    Ok(Record {
+    let mut record = Record {
         topic,
-        body: text.to_owned(),
+        body: String::new(),
         created: wire.created.and_then(raw_f64),
         levelno,
         levelname,
@@ -219,7 +227,10 @@ fn decode_json(topic: Topic, body: &[u8], limits: &Limits) -> Result<Record, Dec
         key_error,
         event,
         duration: wire.scope_duration.and_then(raw_f64),
-    })
+    };
+    // JSON bodies are kept verbatim; a pickle's is its JSON text.
+    record.body = body.into_owned();
+    Ok(record)
 }
 
 /// serde_json stops at its own recursion limit, but only for values it
@@ -333,58 +344,6 @@ pub fn level_number(name: &str) -> Option<i64> {
         "NOTSET" => 0,
         _ => return None,
     })
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a map",
-    }
-}
-
-fn value_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// Builds a record from an already decoded map (the pickle path).
-pub fn from_map(topic: Topic, map: Map<String, Value>) -> Record {
-    let str_of = |k: &str| map.get(k).and_then(Value::as_str).map(str::to_owned);
-    let int_of = |k: &str| {
-        map.get(k)
-            .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
-    };
-    let (levelno, levelname) = level_pair(int_of("levelno"), str_of("levelname"));
-    let message = str_of("message")
-        .or_else(|| map.get("msg").map(value_text))
-        .unwrap_or_default();
-    let key_text = map
-        .get("context")
-        .and_then(|c| c.get("key"))
-        .and_then(Value::as_str);
-    let (key, key_error) = parse_key(key_text);
-    let event = scope_event(str_of("scope_event").as_deref(), key.as_ref());
-    Record {
-        topic,
-        created: map.get("created").and_then(Value::as_f64),
-        levelno,
-        levelname,
-        logger: str_of("name").unwrap_or_default(),
-        message,
-        hostname: str_of("hostname").unwrap_or_default(),
-        process: int_of("process"),
-        key,
-        key_error,
-        event,
-        duration: map.get("scope_duration").and_then(Value::as_f64),
-        body: Value::Object(map).to_string(),
-    }
 }
 
 #[cfg(test)]

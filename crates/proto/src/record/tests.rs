@@ -1,5 +1,6 @@
 use super::*;
 use crate::{Kind, System};
+use serde_json::Value;
 
 const U: &str = "e252a11f-d33d-483d-ba08-bc8f642b2f10";
 
