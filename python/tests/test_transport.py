@@ -47,6 +47,35 @@ def test_with_no_daemon_logging_returns_and_exit_waits_only_the_linger(tmp_path:
     assert int(out.stdout) == 100_000 - 10_000 + 2
 
 
+def test_a_tight_loop_is_slowed_to_what_the_daemon_takes_not_dropped(receiver: Receiver) -> None:
+    # The logging thread holds the GIL 5 ms at a time; with no wait for
+    # room, the sender thread starved and most of these were dropped.
+    handler = handler_for(receiver, queue_size=100)
+    with distlog.task("burst"):
+        for i in range(5_000):
+            logging.getLogger().info("record %d", i)
+    handler.close()
+    got = receiver.records(5_002, timeout=60)
+    assert handler.dropped == 0
+    assert len(got) == 5_002
+    assert [b["message"] for b in got[1:-1]] == [f"record {i}" for i in range(5_000)]
+
+
+def test_max_wait_zero_never_waits_and_drops_instead(receiver: Receiver) -> None:
+    handler = handler_for(receiver, queue_size=10, max_wait=0)
+    for i in range(2_000):
+        logging.getLogger().info("record %d", i)
+    handler.close()
+    dropped = handler.dropped
+    assert dropped > 0
+    # Every record that was kept arrives, and drop reports account for the rest.
+    got = receiver.records(2_000 - dropped, timeout=30) + receiver.records(2_000, timeout=0.5)
+    kept = [b for b in got if b["message"].startswith("record")]
+    reports = [b for b in got if b.get("dropped_records")]
+    assert len(kept) == 2_000 - dropped
+    assert sum(b["dropped_records"] for b in reports) == dropped
+
+
 def test_drops_are_counted_and_reported_once_the_daemon_is_back(tmp_path: Path) -> None:
     ctx = zmq.Context()
     probe = ctx.socket(zmq.PULL)

@@ -22,10 +22,13 @@ class ZmqHandler(logging.Handler):
     or an existing pyzmq socket. `system` is the topic's first letter: `T`
     test, `S` staging, `P` production.
 
-    Logging never blocks and never raises into the program: records go into
-    a bounded queue (`queue_size`) that a background thread sends from.
-    When the queue is full (distlogd down or slow), records are dropped and
-    counted in `dropped`, and distlogd is told how many once it is reachable.
+    Logging never raises into the program: records go into a bounded queue
+    (`queue_size`) that a background thread sends from. When the queue is
+    full while distlogd is taking records (a program logging faster than
+    they can be sent), the call waits for room, at most `max_wait` seconds:
+    back-pressure rather than loss. When distlogd is down or stalled, the
+    call never waits: records that do not fit are dropped and counted in
+    `dropped`, and distlogd is told how many once it is reachable.
     `close()` (and interpreter exit) waits at most `linger` seconds for
     delivery.
     """
@@ -39,6 +42,7 @@ class ZmqHandler(logging.Handler):
         queue_size: int = 10_000,
         linger: float = 1.0,
         hwm: int = 1000,
+        max_wait: float = 1.0,
         level: int = logging.NOTSET,
     ) -> None:
         super().__init__(level)
@@ -48,10 +52,12 @@ class ZmqHandler(logging.Handler):
             raise TypeError(f"endpoint must be a ZeroMQ endpoint string or a pyzmq socket, not {endpoint!r}")
         if queue_size < 1:
             raise ValueError("queue_size must be at least 1")
+        if not max_wait >= 0:
+            raise ValueError(f"max_wait must be 0 (never wait) or more seconds, not {max_wait!r}")
         self.system = system
         self.endpoint = endpoint
         self._prefix = system.encode() + b"L"
-        self._sender = Sender(endpoint, context, system.encode(), queue_size, linger, hwm)
+        self._sender = Sender(endpoint, context, system.encode(), queue_size, linger, hwm, max_wait)
         self.formatter: Formatter = JSONFormatter()
 
     def setFormatter(self, fmt: Optional[logging.Formatter]) -> None:

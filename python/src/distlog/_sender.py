@@ -1,5 +1,8 @@
-"""The background thread that owns the ZeroMQ socket. The logging call only
-appends to a bounded queue; it never waits for the network."""
+"""The background thread that owns the ZeroMQ socket. The logging call
+appends to a bounded queue. It waits only when that queue is full while the
+daemon is taking records: back-pressure, as a blocking SocketHandler gives,
+bounded by `max_wait`. While nothing reaches the daemon it never waits;
+what does not fit is dropped and counted."""
 
 from __future__ import annotations
 
@@ -18,6 +21,9 @@ from ._formatters import HOSTNAME
 
 _SENDERS: weakref.WeakSet[Sender] = weakref.WeakSet()
 
+# The daemon counts as taking records if a send succeeded this recently.
+_FLOWING = 0.5
+
 
 class Sender:
     def __init__(
@@ -28,6 +34,7 @@ class Sender:
         queue_size: int,
         linger: float,
         hwm: int,
+        max_wait: float = 1.0,
     ) -> None:
         self._endpoint = endpoint
         self._context = context
@@ -43,14 +50,24 @@ class Sender:
         self._closing = False
         self._thread: Optional[threading.Thread] = None
         self._lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._max_wait = max_wait
+        # When a send last succeeded (monotonic), and whether a caller waits
+        # for room in the queue.
+        self._last_sent = -_FLOWING
+        self._room = threading.Event()
+        self._waiting = False
         _SENDERS.add(self)
 
     def put(self, topic: bytes, body: Any, encode: Optional[Callable[[Any], bytes]] = None) -> None:
         """Queues a body: bytes, or anything `encode` turns into bytes on
         the sender thread."""
-        if len(self._queue) >= self._max:
-            self.dropped += 1
-            self._unreported += 1
+        if len(self._queue) >= self._max and not self._wait_for_room():
+            # The sender thread subtracts what it reported: `+=` alone is
+            # not atomic across threads.
+            with self._count_lock:
+                self.dropped += 1
+                self._unreported += 1
             return
         self._queue.append((topic, body, encode))
         if self._thread is None:
@@ -59,9 +76,31 @@ class Sender:
             self._idle = False
             self._wake.set()
 
+    def _wait_for_room(self) -> bool:
+        """Waits while the queue is full and records are flowing out. A
+        thread that logs in a tight loop holds the GIL for 5 ms at a time
+        and would otherwise starve the sender and drop most of its records
+        (measured: 89 of 100k kept 11k). Waiting hands the GIL over."""
+        if self._max_wait <= 0 or self._thread is None or threading.current_thread() is self._thread:
+            return False
+        deadline = time.monotonic() + self._max_wait
+        while len(self._queue) >= self._max:
+            now = time.monotonic()
+            if now >= deadline or now - self._last_sent > _FLOWING or self._closing:
+                return False
+            self._room.clear()
+            self._waiting = True
+            if self._idle:
+                self._wake.set()
+            self._room.wait(min(0.05, deadline - now))
+        return True
+
     def _start(self) -> None:
         with self._lock:
             if self._thread is None and not self._closing:
+                # A new connection gets the benefit of the doubt: callers
+                # may wait for room while it comes up.
+                self._last_sent = time.monotonic()
                 self._thread = threading.Thread(target=self._run, name="distlog-sender", daemon=True)
                 self._thread.start()
 
@@ -88,7 +127,7 @@ class Sender:
             while True:
                 if self._closing and deadline is None:
                     deadline = time.monotonic() + self._linger
-                if not self._queue:
+                if not self._queue and not self._unreported:
                     if self._closing:
                         break
                     self._idle = True
@@ -110,29 +149,41 @@ class Sender:
                 sock.close()
 
     def _send_one(self, sock: Any) -> bool:
-        if self._unreported:
-            if not self._try(sock, self._system + b"LJ", self._drop_report(self._unreported)):
+        unreported = self._unreported
+        if unreported:
+            if not self._try(sock, self._system + b"LJ", self._drop_report(unreported)):
                 return False
-            self._unreported = 0
+            with self._count_lock:
+                self._unreported -= unreported
+        if not self._queue:
+            # Drops after the last record sent are reported too.
+            return True
         topic, body, encode = self._queue[0]
         if encode is not None:
             try:
                 body = encode(body)
             except Exception as e:  # a value that cannot even be repr'd
                 self._queue.popleft()
-                self.dropped += 1
+                with self._count_lock:
+                    self.dropped += 1
                 sys.stderr.write(f"distlog: could not encode a record, dropped it: {e!r}\n")
                 return True
             self._queue[0] = (topic, body, None)
         if not self._try(sock, topic, body):
             return False
         self._queue.popleft()
+        self._last_sent = time.monotonic()
+        # Wake a waiting caller once a quarter of the queue is free, not
+        # for every record.
+        if self._waiting and len(self._queue) <= self._max - max(1, self._max // 4):
+            self._waiting = False
+            self._room.set()
         return True
 
     @staticmethod
     def _try(sock: Any, topic: bytes, body: bytes) -> bool:
         try:
-            sock.send_multipart([topic, body], flags=zmq.NOBLOCK, copy=False)
+            sock.send_multipart([topic, body], flags=zmq.NOBLOCK)
             return True
         except zmq.Again:
             return False
@@ -175,8 +226,12 @@ class Sender:
         self._queue = collections.deque()
         self._thread = None
         self._lock = threading.Lock()
+        self._count_lock = threading.Lock()
         self._wake = threading.Event()
         self._idle = False
+        self._room = threading.Event()
+        self._waiting = False
+        self._last_sent = -_FLOWING
         if self._context is not None or isinstance(self._endpoint, zmq.Socket):
             self._context = None
         if isinstance(self._endpoint, zmq.Socket):
