@@ -56,6 +56,7 @@ run memory "$PYTHON" bench/memory/run.py --smoke
 if [ -f bench/client/python_client.py ]; then
   run python-client "$PYTHON" bench/client/python_client.py --smoke
 fi
+run tight-loop "$PYTHON" bench/client/tight_loop.py --smoke
 # The web UI in headless Chromium (scripts/test.sh installs it).
 if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
   run ui "$PYTHON" bench/ui/run.py --smoke
