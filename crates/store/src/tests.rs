@@ -544,3 +544,36 @@ fn a_schema_1_store_is_migrated_keeping_its_records_and_trees() {
         5
     );
 }
+
+#[test]
+fn a_tree_serialises_its_records_without_what_their_place_says() {
+    let (_dir, store) = store();
+    store
+        .writer()
+        .expect("writer")
+        .write_batch(&tutorial(), 2.0)
+        .expect("write");
+    let tree = store
+        .reader()
+        .expect("reader")
+        .tree(U, 2.0)
+        .expect("query")
+        .expect("tree");
+    let json = serde_json::to_value(&tree).expect("serialises");
+    let first = &json["scope"]["entries"][0];
+    assert_eq!(first["type"], "record");
+    assert_eq!(first["key"], format!("0@{U}"));
+    assert_eq!(
+        (first["seq"].as_i64(), first["event"].as_str()),
+        (Some(0), Some("open"))
+    );
+    assert_eq!(first["context"], serde_json::json!({"user": "leo"}));
+    for gone in ["root", "scope", "received", "topic", "duration", "body"] {
+        assert!(first.get(gone).is_none(), "{gone} in {first}");
+    }
+    let closing = &json["scope"]["entries"][3];
+    assert_eq!(
+        (closing["event"].as_str(), closing["duration"].as_f64()),
+        (Some("close"), Some(0.5))
+    );
+}

@@ -42,8 +42,54 @@ pub struct ScopeNode {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Entry {
+    #[serde(serialize_with = "tree_record")]
     Record(RecordRow),
     Scope(ScopeNode),
+}
+
+/// A record as a tree shows it: without what its place in the tree already
+/// says (root, scope) or what only its details need (received, topic;
+/// `/api/records/{id}` has every field). A tenth of the records' JSON, on a
+/// tree that can run to tens of MiB.
+#[derive(Serialize)]
+struct TreeRecord<'a> {
+    id: i64,
+    created: f64,
+    key: &'a Option<String>,
+    seq: Option<i64>,
+    event: &'a Option<String>,
+    levelno: i64,
+    levelname: &'a str,
+    logger: &'a str,
+    host: &'a str,
+    process: Option<i64>,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context: &'a Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exc_text: &'a Option<String>,
+}
+
+fn tree_record<S: serde::Serializer>(r: &RecordRow, s: S) -> Result<S::Ok, S::Error> {
+    TreeRecord {
+        id: r.id,
+        created: r.created,
+        key: &r.key,
+        seq: r.seq,
+        event: &r.event,
+        levelno: r.levelno,
+        levelname: &r.levelname,
+        logger: &r.logger,
+        host: &r.host,
+        process: r.process,
+        message: &r.message,
+        duration: r.duration,
+        context: &r.context,
+        exc_text: &r.exc_text,
+    }
+    .serialize(s)
 }
 
 #[derive(Default)]
