@@ -84,6 +84,10 @@ impl Budget {
     /// Waits until `size` more bytes fit. Re-checks now and then, as a
     /// release may land between the check and the wait.
     fn wait_for_room(&self, size: u64) {
+        // The intake's path: no lock while there is room.
+        if self.fits(size) {
+            return;
+        }
         let Ok(mut guard) = self.lock.lock() else {
             return;
         };
