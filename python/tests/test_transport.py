@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime
 import logging
 import logging.config
+import logging.handlers
 import os
+import queue
 import sys
 from pathlib import Path
 
@@ -244,3 +246,32 @@ def test_other_handlers_and_the_logger_class_are_untouched(receiver: Receiver) -
     assert seen[1].funcName == sys._getframe().f_code.co_name, "stacklevel still works"
     bodies = receiver.records(3)
     assert bodies[1]["funcName"] == seen[1].funcName
+
+
+def test_a_scope_filter_carries_the_scope_through_a_queue_listener(receiver: Receiver) -> None:
+    q: queue.Queue[logging.LogRecord] = queue.Queue()
+    queued = logging.handlers.QueueHandler(q)
+    queued.addFilter(distlog.ScopeFilter())
+    handler = distlog.ZmqHandler(receiver.endpoint)
+    listener = logging.handlers.QueueListener(q, handler)
+    logger = logging.getLogger()
+    logger.setLevel(logging.INFO)
+    logger.addHandler(queued)
+    listener.start()
+    try:
+        with distlog.task("job", user="leo") as job:
+            logger.info("through the queue")
+        logger.info("after the task")
+    finally:
+        listener.stop()
+        logger.removeHandler(queued)
+        handler.close()
+    got = [(b["message"], b["context"]) for b in receiver.records(4)]
+    # The listener's thread is in no scope; the records keep the caller's.
+    ctx = {"user": "leo"}
+    assert got == [
+        ("job", {**ctx, "key": f"0@{job.id}"}),
+        ("through the queue", {**ctx, "key": f"1@{job.id}"}),
+        ("job", {**ctx, "key": f"2@{job.id}"}),
+        ("after the task", None),
+    ]

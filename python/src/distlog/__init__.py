@@ -16,13 +16,14 @@ tasks and subtasks) to every record and ships it to `distlogd`::
             job.success('subtask done')
 """
 
-from ._formatters import JSONFormatter, PickleFormatter
+from ._formatters import JSONFormatter, PickleFormatter, ScopeFilter
 from ._handler import ZmqHandler
 from ._scope import Task, import_task, task, to
 
 __all__ = [
     "JSONFormatter",
     "PickleFormatter",
+    "ScopeFilter",
     "Task",
     "ZmqHandler",
     "import_task",

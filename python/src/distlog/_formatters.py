@@ -13,7 +13,7 @@ from typing import Any, Dict
 
 from ._scope import current_context
 
-__all__ = ["JSONFormatter", "PickleFormatter", "record_body"]
+__all__ = ["JSONFormatter", "PickleFormatter", "ScopeFilter", "record_body"]
 
 HOSTNAME = socket.gethostname()
 _SCALARS = (type(None), bool, int, float, str)
@@ -67,6 +67,20 @@ def attach_context(record: logging.LogRecord) -> None:
     handler sees the same key."""
     if "context" not in record.__dict__:
         record.context = current_context()
+
+
+class ScopeFilter(logging.Filter):
+    """Gives each record its scope (context and key) where it is logged.
+
+    A `ZmqHandler` reads the scope on the thread that handles the record,
+    which is the logging thread unless something moves records elsewhere
+    first: add this filter to that something (a `QueueHandler` feeding a
+    `QueueListener`, say), so the scope travels with the record. It lets
+    every record through."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        attach_context(record)
+        return True
 
 
 def _text(value: Any) -> str:
