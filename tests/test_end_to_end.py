@@ -35,6 +35,12 @@ def test_the_tutorial_run_verbatim_shows_as_one_tree(daemon: Daemon, tmp_path: P
     task = tasks[0]
     assert (task["message"], task["status"], task["records"]) == ("toplevel", "succeeded", 6)
     u = task["root"]
+    # The root's context is the task's, to filter by.
+    assert task["context"] == {"user": "leo"}
+    assert [t["root"] for t in daemon.cli_json("tasks", "--context", "user=leo")["tasks"]] == [u]
+    assert daemon.cli_json("tasks", "--context", "user=bob")["tasks"] == []
+    bad = daemon.cli("tasks", "--context", "user", check=False)
+    assert bad.returncode != 0 and "FIELD=VALUE" in bad.stderr
 
     tree = daemon.cli_json("tree", u)
     top = tree["scope"]

@@ -141,3 +141,20 @@ fn close_names_are_suggested_and_far_ones_are_listed() {
     assert_eq!(closest("eror", &names), Some("errors"));
     assert_eq!(closest("archive", &names), None);
 }
+
+#[test]
+fn a_queue_byte_bound_must_be_a_size_above_zero() {
+    let with = |bound: &str| {
+        format!(
+            "sinks:\n  screen:\n    type: console\n    queue: {{max_bytes: {bound}}}\nroutes:\n  mode: all\n  default: [screen]\n"
+        )
+    };
+    compile(&with("64MiB")).expect("a size");
+    let err = error(&with("lots"));
+    assert!(
+        err.contains("queue.max_bytes") && err.contains("lots"),
+        "{err}"
+    );
+    let err = error(&with("0B"));
+    assert!(err.contains("more than 0"), "{err}");
+}
