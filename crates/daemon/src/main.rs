@@ -269,9 +269,16 @@ impl Reload {
             .and_then(|plan| Pipeline::start(plan, Some(&current), &self.threads));
         match next {
             Ok(p) => {
-                let names: Vec<&str> = p.sinks.iter().map(|s| s.name.as_str()).collect();
-                tracing::info!(sinks = %names.join(","), "configuration reloaded");
+                let names = p
+                    .sinks
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                // Said once it holds: a record sent after the line is read
+                // goes through the new configuration.
                 self.switch.replace(p);
+                tracing::info!(sinks = %names, "configuration reloaded");
             }
             Err(e) => tracing::error!("configuration not reloaded, keeping the running one: {e:#}"),
         }
