@@ -1,7 +1,7 @@
 //! What every queued sink shares: the handle the router delivers to, the
 //! counters, and the thread that feeds batches to the sink's worker.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -60,6 +60,9 @@ enum Input {
 pub struct Budget {
     max: u64,
     queued: AtomicU64,
+    /// Set when the sink's thread ends, however it ends: nothing will free
+    /// room again, and the channel then refuses records by itself.
+    closed: AtomicBool,
     lock: Mutex<()>,
     freed: Condvar,
 }
@@ -69,6 +72,7 @@ impl Budget {
         Budget {
             max,
             queued: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
             lock: Mutex::new(()),
             freed: Condvar::new(),
         }
@@ -78,7 +82,7 @@ impl Budget {
     /// so a record larger than the budget still passes.
     fn fits(&self, size: u64) -> bool {
         let queued = self.queued.load(Relaxed);
-        queued == 0 || queued + size <= self.max
+        queued == 0 || queued + size <= self.max || self.closed.load(Relaxed)
     }
 
     /// Waits until `size` more bytes fit. Re-checks now and then, as a
@@ -103,6 +107,18 @@ impl Budget {
         self.queued.fetch_sub(size, Relaxed);
         let _guard = self.lock.lock();
         self.freed.notify_all();
+    }
+}
+
+/// Closes the budget when the sink's thread ends, a panic included, so the
+/// intake never waits for room that will not come.
+struct CloseOnExit<'a>(&'a Budget);
+
+impl Drop for CloseOnExit<'_> {
+    fn drop(&mut self) {
+        self.0.closed.store(true, Relaxed);
+        let _guard = self.0.lock.lock();
+        self.0.freed.notify_all();
     }
 }
 
@@ -275,6 +291,7 @@ fn run(
     stats: &SinkStats,
     budget: &Budget,
 ) {
+    let _close = CloseOnExit(budget);
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut next_tick = Instant::now() + TICK;
     loop {
@@ -388,6 +405,45 @@ mod tests {
         drop(release);
         drop(handle);
         threads.join_all();
+    }
+
+    /// Panics on its first batch.
+    struct Broken;
+
+    impl Worker for Broken {
+        fn write(&mut self, _batch: &[Arc<Routed>]) -> Result<(), Lost> {
+            panic!("a sink's bug");
+        }
+    }
+
+    #[test]
+    fn a_blocking_queue_whose_thread_died_drops_instead_of_waiting() {
+        let big = record(50_000);
+        let queue = QueueConfig {
+            size: Some(1_000),
+            when_full: Some(WhenFull::Block),
+            max_bytes: Some("1KiB".into()),
+        };
+        let config = SinkConfig::Console(ConsoleSinkConfig {
+            format: None,
+            queue: None,
+        });
+        let threads = Threads::default();
+        let handle = spawn(
+            "t",
+            &config,
+            Some(&queue),
+            (10, WhenFull::Block),
+            Broken,
+            &threads,
+        )
+        .expect("spawn");
+        handle.deliver(&big);
+        threads.join_all();
+        // The thread is gone and its bytes were never freed: the next
+        // record must not wait for them.
+        handle.deliver(&big);
+        assert_eq!(handle.to_json()["dropped"].as_u64(), Some(1));
     }
 
     #[test]
