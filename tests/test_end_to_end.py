@@ -260,6 +260,28 @@ def test_tail_follows_the_live_feed_with_a_rule_filter(daemon: Daemon, tmp_path:
     assert "panicked" not in err
 
 
+def test_tail_finds_the_last_matching_records_however_far_back(daemon: Daemon, tmp_path: Path) -> None:
+    # One record for ann, then 500 for others: the filter is applied while
+    # the daemon reads the store, not to the newest few records only.
+    script = client_script(
+        daemon,
+        """
+        with distlog.task('checkout', user='ann'):
+            logger.warning('card declined')
+        for i in range(500):
+            with distlog.task('browse', user='leo'):
+                logger.info('page %d', i)
+        """,
+    )
+    run_python(tmp_path, "many.py", script)
+    daemon.wait_stored(3 + 500 * 3)
+    out = daemon.cli("--json", "tail", "-n", "1", "context.user=ann level>=WARNING").stdout
+    [record] = [json.loads(line) for line in out.splitlines()]
+    assert (record["message"], record["context"]) == ("card declined", {"user": "ann"})
+    bad = daemon.cli("tail", "-n", "1", "level>=LOUD", check=False)
+    assert bad.returncode != 0 and "LOUD" in bad.stderr
+
+
 RUST_EXAMPLE = BIN_DIR / "examples" / "tutorial"
 
 

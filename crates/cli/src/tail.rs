@@ -43,19 +43,22 @@ pub fn run(
     ];
     let mut last = 0;
     if o.lines > 0 {
-        // With a filter, look further back so that N matching records show.
-        let fetch = if condition.is_some() {
-            (o.lines * 20).min(10_000)
-        } else {
-            o.lines
-        };
+        // The daemon applies the filter while it reads the store, so the
+        // last N matching records show however far back they are.
         let mut query = filters.clone();
-        query.push(("limit", fetch.to_string()));
+        query.push(("limit", o.lines.to_string()));
+        if let Some(text) = &o.filter {
+            query.push(("filter", text.clone()));
+        }
         let answer = client.get("/api/records", &query)?;
-        let mut records = answer["records"].as_array().cloned().unwrap_or_default();
+        let records = answer["records"].as_array().cloned().unwrap_or_default();
+        if answer["truncated"].as_bool() == Some(true) {
+            eprintln!(
+                "distlog: searched the newest {} records; older matches were not looked for",
+                answer["scanned"]
+            );
+        }
         last = records.first().and_then(|r| r["id"].as_i64()).unwrap_or(0);
-        records.retain(|r| keep(r));
-        records.truncate(o.lines);
         print_records(
             out,
             &serde_json::json!({ "records": records }),

@@ -177,9 +177,31 @@ struct TreeAnswer {
     focus_key: Option<String>,
 }
 
-async fn records(State(api): State<Api>, Query(filter): Query<RecordFilter>) -> ApiResult {
-    let rows = api.query(move |r| Ok(r.records(&filter)?)).await?;
-    Ok(Json(json!({ "records": rows })))
+/// `filter`, a condition in the rule language, besides the SQL filters.
+#[derive(serde::Deserialize)]
+struct RuleParam {
+    filter: Option<String>,
+}
+
+async fn records(
+    State(api): State<Api>,
+    Query(filter): Query<RecordFilter>,
+    Query(rule): Query<RuleParam>,
+) -> ApiResult {
+    let Some(text) = rule.filter.filter(|t| !t.trim().is_empty()) else {
+        let rows = api.query(move |r| Ok(r.records(&filter)?)).await?;
+        return Ok(Json(json!({ "records": rows })));
+    };
+    let condition = distlog_rules::parse_filter(&text)
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("filter {text:?}: {e}")))?;
+    let scan = api
+        .query(move |r| Ok(crate::scan::filtered(r, &filter, &condition)?))
+        .await?;
+    Ok(Json(json!({
+        "records": scan.records,
+        "scanned": scan.scanned,
+        "truncated": scan.truncated,
+    })))
 }
 
 /// One record by store id, or the records with a key (`seq@scope-id`).

@@ -11,6 +11,7 @@ mod feed;
 mod http;
 mod intake;
 mod pipeline;
+mod scan;
 mod sinks;
 mod stats;
 mod storage;
