@@ -78,6 +78,14 @@ impl Api {
             .route("/api/feed", get(crate::feed::feed))
             .merge(crate::ui::router())
             .with_state(self)
+            // Trees run to tens of MiB of JSON: for a browser across a
+            // network, compressed at the fastest level (zstd where the
+            // client takes it) they are a tenth of that. The live feed's
+            // event stream is left alone, as the default predicate does.
+            .layer(
+                tower_http::compression::CompressionLayer::new()
+                    .quality(tower_http::CompressionLevel::Fastest),
+            )
     }
 
     /// Runs a query on a pooled reader, off the async workers: SQLite
