@@ -39,6 +39,8 @@ def test_the_tutorial_run_verbatim_shows_as_one_tree(daemon: Daemon, tmp_path: P
     assert task["context"] == {"user": "leo"}
     assert [t["root"] for t in daemon.cli_json("tasks", "--context", "user=leo")["tasks"]] == [u]
     assert daemon.cli_json("tasks", "--context", "user=bob")["tasks"] == []
+    [row] = daemon.cli("tasks").stdout.splitlines()[1:]
+    assert row.endswith("toplevel  user=leo"), row
     bad = daemon.cli("tasks", "--context", "user", check=False)
     assert bad.returncode != 0 and "FIELD=VALUE" in bad.stderr
 

@@ -218,9 +218,10 @@ pub fn tasks(out: &mut impl Write, tasks: &[Value], p: Paint) -> io::Result<()> 
             "running" => p.wrap("36", &padded),
             _ => p.wrap("35", &padded),
         };
+        let context = context_text(t.get("context"));
         writeln!(
             out,
-            "{status_cell}   {:<24} {:>10} {:>7}  {:<20} {:<36}  {}",
+            "{status_cell}   {:<24} {:>10} {:>7}  {:<20} {:<36}  {}{}",
             f(t, "started").map(timefmt::datetime).unwrap_or_default(),
             f(t, "duration")
                 .map(timefmt::duration)
@@ -229,6 +230,11 @@ pub fn tasks(out: &mut impl Write, tasks: &[Value], p: Paint) -> io::Result<()> 
             host_pid(t),
             s(t, "root"),
             t.get("message").and_then(Value::as_str).unwrap_or("?"),
+            if context.is_empty() {
+                String::new()
+            } else {
+                format!("  {}", p.dim(&context))
+            },
         )?;
     }
     Ok(())
