@@ -353,8 +353,12 @@ mod tests {
         Arc::new(Routed::new(r, None, 0.0))
     }
 
-    fn sink(when_full: WhenFull, max_bytes: &str) -> (Arc<SinkHandle>, Sender<()>, Threads) {
-        let (release, held) = crossbeam_channel::unbounded();
+    /// A sink of 1,000 records and `max_bytes` around `worker`.
+    fn spawn_with(
+        worker: impl Worker,
+        when_full: WhenFull,
+        max_bytes: &str,
+    ) -> (Arc<SinkHandle>, Threads) {
         let queue = QueueConfig {
             size: Some(1_000),
             when_full: Some(when_full),
@@ -370,10 +374,16 @@ mod tests {
             &config,
             Some(&queue),
             (10, WhenFull::Drop),
-            Stuck(held),
+            worker,
             &threads,
         )
         .expect("spawn");
+        (handle, threads)
+    }
+
+    fn sink(when_full: WhenFull, max_bytes: &str) -> (Arc<SinkHandle>, Sender<()>, Threads) {
+        let (release, held) = crossbeam_channel::unbounded();
+        let (handle, threads) = spawn_with(Stuck(held), when_full, max_bytes);
         (handle, release, threads)
     }
 
@@ -419,25 +429,7 @@ mod tests {
     #[test]
     fn a_blocking_queue_whose_thread_died_drops_instead_of_waiting() {
         let big = record(50_000);
-        let queue = QueueConfig {
-            size: Some(1_000),
-            when_full: Some(WhenFull::Block),
-            max_bytes: Some("1KiB".into()),
-        };
-        let config = SinkConfig::Console(ConsoleSinkConfig {
-            format: None,
-            queue: None,
-        });
-        let threads = Threads::default();
-        let handle = spawn(
-            "t",
-            &config,
-            Some(&queue),
-            (10, WhenFull::Block),
-            Broken,
-            &threads,
-        )
-        .expect("spawn");
+        let (handle, threads) = spawn_with(Broken, WhenFull::Block, "1KiB");
         handle.deliver(&big);
         threads.join_all();
         // The thread is gone and its bytes were never freed: the next
