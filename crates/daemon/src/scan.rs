@@ -29,7 +29,7 @@ pub fn filtered(
     filter: &RecordFilter,
     condition: &Condition,
 ) -> Result<Scan, StoreError> {
-    let want = filter.limit.unwrap_or(100).clamp(1, 10_000);
+    let want = filter.answer_limit();
     let ascending = filter.order.as_deref() == Some("asc");
     let mut page = filter.clone();
     page.limit = Some(PAGE);

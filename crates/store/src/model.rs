@@ -131,3 +131,15 @@ pub struct RecordFilter {
 
 pub(crate) const DEFAULT_LIMIT: usize = 100;
 pub(crate) const MAX_LIMIT: usize = 10_000;
+
+impl RecordFilter {
+    /// How many records an answer holds: `limit`, or the default, within
+    /// the bound.
+    pub fn answer_limit(&self) -> usize {
+        clamp_limit(self.limit)
+    }
+}
+
+pub(crate) fn clamp_limit(requested: Option<usize>) -> usize {
+    requested.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
+}

@@ -4,7 +4,7 @@ use std::time::Duration;
 use rusqlite::types::Value as Sql;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
-use crate::model::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::model::clamp_limit;
 use crate::tree::{self, Tree};
 use crate::{RecordFilter, RecordRow, Status, StoreError, TaskFilter, TaskRow};
 
@@ -67,9 +67,13 @@ impl Reader {
             args.push(Sql::Text(value));
         }
         sql.push_str(&format!(
-            " ORDER BY started DESC LIMIT {} OFFSET {}",
-            limit(filter.limit),
-            filter.offset.unwrap_or(0)
+            " ORDER BY started DESC LIMIT ?{} OFFSET ?{}",
+            args.len() + 1,
+            args.len() + 2
+        ));
+        args.push(Sql::Integer(clamp_limit(filter.limit) as i64));
+        args.push(Sql::Integer(
+            i64::try_from(filter.offset.unwrap_or(0)).unwrap_or(i64::MAX),
         ));
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params_from_iter(args), task_row)?;
@@ -84,8 +88,8 @@ impl Reader {
                 t.last_seen,
                 CASE WHEN t.status = 'running' AND COALESCE(p.last_seen, t.last_seen) < ?2
                     THEN 'unfinished' ELSE t.status END,
-                t.records, t.failures
-             , t.context FROM tasks t LEFT JOIN processes p ON p.host = t.host AND p.process = t.process
+                t.records, t.failures, t.context
+             FROM tasks t LEFT JOIN processes p ON p.host = t.host AND p.process = t.process
              WHERE t.root = ?1",
         )?;
         Ok(stmt
@@ -201,7 +205,7 @@ impl Reader {
         };
         let sql = format!(
             "SELECT {RECORD_COLUMNS} FROM records {where_sql} ORDER BY id {order} LIMIT {}",
-            limit(filter.limit)
+            filter.answer_limit()
         );
         let full = filter.full.unwrap_or(false);
         let mut stmt = self.conn.prepare_cached(&sql)?;
@@ -237,10 +241,6 @@ impl Reader {
             .conn
             .query_row("SELECT COALESCE(MAX(id), 0) FROM records", [], |r| r.get(0))?)
     }
-}
-
-fn limit(requested: Option<usize>) -> usize {
-    requested.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
 }
 
 /// Turns what a user typed into an FTS5 query that matches records holding

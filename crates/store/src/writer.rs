@@ -62,8 +62,11 @@ impl Writer {
                 processes.insert((r.hostname.as_str(), pid), received);
             }
             if let Some(k) = &r.key {
-                let created = r.created.filter(|c| c.is_finite()).unwrap_or(received);
-                fold_task(tasks.entry(&k.scope.root).or_default(), r, created);
+                fold_task(
+                    tasks.entry(&k.scope.root).or_default(),
+                    r,
+                    created_at(r, received),
+                );
             }
         }
         let ids = upsert_tasks(&tx, tasks)?;
@@ -76,7 +79,7 @@ impl Writer {
             let mut fts =
                 tx.prepare_cached("INSERT INTO records_fts (rowid, message) VALUES (?1, ?2)")?;
             for r in &records {
-                let created = r.created.filter(|c| c.is_finite()).unwrap_or(received);
+                let created = created_at(r, received);
                 let (root, scope, seq, task) = match &r.key {
                     Some(k) => (
                         Some(k.scope.root.as_str()),
@@ -198,6 +201,12 @@ impl Writer {
         )?;
         Ok(((pages - free).max(0) * size) as u64)
     }
+}
+
+/// When the record was created, by its sender's clock, or else when it
+/// was received.
+fn created_at(r: &Record, received: f64) -> f64 {
+    r.created.filter(|c| c.is_finite()).unwrap_or(received)
 }
 
 fn fold_task(d: &mut TaskDelta, r: &Record, created: f64) {

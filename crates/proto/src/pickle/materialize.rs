@@ -220,9 +220,14 @@ fn scalar(node: &Node<'_>, out: &mut Vec<u8>) {
     match node {
         Node::Bool(true) => out.extend_from_slice(b"true"),
         Node::Bool(false) => out.extend_from_slice(b"false"),
-        Node::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        // Writing into a Vec cannot fail.
+        Node::Int(i) => {
+            let _ = serde_json::to_writer(&mut *out, i);
+        }
         Node::BigInt(s) => string(s, out),
-        Node::Float(f) if f.is_finite() => out.extend_from_slice(float_text(*f).as_bytes()),
+        Node::Float(f) if f.is_finite() => {
+            let _ = serde_json::to_writer(&mut *out, f);
+        }
         Node::Float(f) => string(&float_text(*f), out),
         Node::Str(s) => string(s, out),
         Node::Bytes(b) => {

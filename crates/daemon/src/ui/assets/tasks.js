@@ -1,6 +1,6 @@
 // The task list: recent root tasks, newest first, filtered, polled.
 
-import { api, debounce, duration, every, fullTime, go, h, now, query, statusBadge, taskHref, timestamp } from './util.js';
+import { api, contextChips, debounce, duration, every, fullTime, go, h, now, query, statusBadge, taskHref, timestamp } from './util.js';
 
 const POLL_MS = 1500;
 const PAGE = 100;
@@ -280,7 +280,7 @@ export class TaskList {
         null,
         h('a.task-link', { href: taskHref(t.root), title: t.root }, msg),
         h('span.root-id.dim', null, t.root.slice(0, 8)),
-        contextLine(t.context),
+        t.context ? h('span.task-context.dim', null, contextChips(t.context, 4)) : null,
       ),
       h('td.c-start', { title: fullTime(t.started) }, timestamp(t.started)),
       h(
@@ -341,14 +341,4 @@ export class TaskList {
     if (tr) tr.scrollIntoView({ block: 'nearest' });
     return true;
   }
-}
-
-/** The root's context as `user=leo · region=eu`, shortened: enough to tell
- * tasks apart at a glance; the tree view shows it whole. */
-function contextLine(context) {
-  if (!context || typeof context !== 'object') return null;
-  const parts = Object.entries(context).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
-  if (!parts.length) return null;
-  const text = parts.join(' · ');
-  return h('span.task-context.dim', { title: text }, text.length > 80 ? `${text.slice(0, 79)}…` : text);
 }
