@@ -90,6 +90,8 @@ pub struct RecordRow {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct TaskFilter {
+    /// `failed` also finds tasks that succeeded with a failed subtask
+    /// (`failures > 0`): a caught failure is still one to look at.
     pub status: Option<Status>,
     /// Started at or after, epoch seconds.
     pub since: Option<f64>,
@@ -98,6 +100,8 @@ pub struct TaskFilter {
     /// Substring of the root message or of the root id.
     pub text: Option<String>,
     pub host: Option<String>,
+    /// The start of the root id (`1844aa91`), as the UI shows short ids.
+    pub root_prefix: Option<String>,
     /// `field=value` pairs, comma-separated, that the root's context must hold.
     pub context: Option<String>,
     pub limit: Option<usize>,

@@ -39,12 +39,13 @@ impl Reader {
                     t.records, t.failures, t.context
                 FROM tasks t LEFT JOIN processes p ON p.host = t.host AND p.process = t.process
              )
-             WHERE (?2 IS NULL OR status = ?2)
+             WHERE (?2 IS NULL OR status = ?2 OR (?2 = 'failed' AND failures > 0))
                AND (?3 IS NULL OR started >= ?3)
                AND (?4 IS NULL OR started < ?4)
                AND (?5 IS NULL OR instr(lower(COALESCE(message, '')), lower(?5)) > 0
                     OR instr(root, ?5) > 0)
-               AND (?6 IS NULL OR host = ?6)",
+               AND (?6 IS NULL OR host = ?6)
+               AND (?7 IS NULL OR substr(root, 1, length(?7)) = ?7)",
         );
         let mut args: Vec<Sql> = vec![
             Sql::Real(silent_since),
@@ -55,6 +56,11 @@ impl Reader {
             filter.until.map_or(Sql::Null, Sql::Real),
             filter.text.clone().map_or(Sql::Null, Sql::Text),
             filter.host.clone().map_or(Sql::Null, Sql::Text),
+            filter
+                .root_prefix
+                .clone()
+                .map(|p| p.to_ascii_lowercase())
+                .map_or(Sql::Null, Sql::Text),
         ];
         for (field, value) in context_conditions(filter.context.as_deref())? {
             // Compared as text so `id=5` finds the number 5 and the string "5".

@@ -577,3 +577,43 @@ fn a_tree_serialises_its_records_without_what_their_place_says() {
         (Some("close"), Some(0.5))
     );
 }
+
+#[test]
+fn status_failed_finds_a_task_whose_subtask_failed_and_a_root_prefix_finds_its_task() {
+    let (_dir, store) = store();
+    let other = "1844aa91-0000-4000-8000-000000000000";
+    let records = vec![
+        rec(Some(&format!("0@{U}")), "job", r#","scope_event": "open""#, 1.0),
+        rec(Some(&format!("0@{U}/1")), "step", r#","scope_event": "open""#, 1.1),
+        rec(Some(&format!("1@{U}/1")), "step", r#","scope_event": "fail""#, 1.2),
+        rec(Some(&format!("1@{U}")), "job", r#","scope_event": "close""#, 1.3),
+        rec(Some(&format!("0@{other}")), "fine", r#","scope_event": "open""#, 1.4),
+        rec(Some(&format!("1@{other}")), "fine", r#","scope_event": "close""#, 1.5),
+    ];
+    store
+        .writer()
+        .expect("w")
+        .write_batch(&records, 2.0)
+        .expect("write");
+    let reader = store.reader().expect("reader");
+    let failed = TaskFilter {
+        status: Some(Status::Failed),
+        ..TaskFilter::default()
+    };
+    let roots: Vec<String> = reader
+        .tasks(&failed, 2.0)
+        .expect("q")
+        .into_iter()
+        .map(|t| t.root)
+        .collect();
+    assert_eq!(roots, vec![U.to_owned()]);
+    let t = reader.task(U, 2.0).expect("q").expect("task");
+    assert_eq!((t.status, t.failures), (Status::Succeeded, 1));
+    let by_prefix = TaskFilter {
+        root_prefix: Some("1844AA91".into()),
+        ..TaskFilter::default()
+    };
+    let found = reader.tasks(&by_prefix, 2.0).expect("q");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].root, other);
+}
