@@ -1,6 +1,8 @@
 //! The JSON HTTP API (see docs/http-api.md).
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -17,12 +19,11 @@ use crate::storage::now;
 
 #[derive(Clone)]
 pub struct Api {
-    /// The store sink the API reads, and its name; `None` when the
-    /// configuration has no store sink.
-    store: Option<(String, Store)>,
     stats: Arc<Stats>,
     pub(crate) switch: Arc<Switch>,
-    readers: Arc<Mutex<Vec<Reader>>>,
+    unfinished_after: Duration,
+    /// Readers kept between requests, with the store each reads.
+    readers: Arc<Mutex<Vec<(PathBuf, Reader)>>>,
     /// Turns true at shutdown, so endless responses (the feed) end.
     pub(crate) shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -49,15 +50,15 @@ type ApiResult = Result<Json<Value>, ApiError>;
 
 impl Api {
     pub fn new(
-        store: Option<(String, Store)>,
         stats: Arc<Stats>,
         switch: Arc<Switch>,
+        unfinished_after: Duration,
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Api {
         Api {
-            store,
             stats,
             switch,
+            unfinished_after,
             readers: Arc::new(Mutex::new(Vec::new())),
             shutdown,
         }
@@ -88,29 +89,49 @@ impl Api {
             )
     }
 
-    /// Runs a query on a pooled reader, off the async workers: SQLite
-    /// calls block.
+    /// The store the API reads, as the running pipeline has it (a reload
+    /// may change it): the store sink named `store`, else the first one.
+    pub(crate) fn store(&self) -> Option<(String, Arc<Store>)> {
+        let pipeline = self.switch.current();
+        let stores = || {
+            pipeline
+                .sinks
+                .iter()
+                .filter_map(|s| s.store().map(|st| (s.name.clone(), st.clone())))
+        };
+        stores()
+            .find(|(n, _)| n == "store")
+            .or_else(|| stores().next())
+    }
+
+    /// Runs a query on a pooled reader of the current store, off the async
+    /// workers: reads block.
     async fn query<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&Reader) -> Result<T, ApiError> + Send + 'static,
     {
         let api = self.clone();
-        let Some((_, store)) = api.store.clone() else {
+        let Some((_, store)) = api.store() else {
             return Err(ApiError(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "this daemon's configuration has no store sink to query".into(),
             ));
         };
         tokio::task::spawn_blocking(move || {
-            let pooled = api.readers.lock().ok().and_then(|mut p| p.pop());
+            let path = store.path().to_path_buf();
+            let pooled = api.readers.lock().ok().and_then(|mut pool| {
+                // Readers of a store a reload replaced are let go.
+                pool.retain(|(p, _)| *p == path);
+                pool.pop()
+            });
             let reader = match pooled {
-                Some(r) => r,
-                None => store.reader()?,
+                Some((_, r)) => r,
+                None => store.reader()?.with_unfinished_after(api.unfinished_after),
             };
             let out = f(&reader);
             if let Ok(mut pool) = api.readers.lock() {
-                pool.push(reader);
+                pool.push((path, reader));
             }
             out
         })
@@ -124,17 +145,33 @@ async fn stats(State(api): State<Api>) -> ApiResult {
     let pipeline = api.switch.current();
     out["sinks"] = pipeline.sinks.iter().map(|s| s.to_json()).collect();
     out["rules"] = pipeline.rules_json();
-    if let Some((name, store)) = &api.store {
-        let count = api.query(|r| Ok(r.count()?)).await?;
-        let sink = pipeline.sink(name).map(|s| s.to_json()).unwrap_or_default();
+    if let Some((name, store)) = api.store() {
+        let sink = pipeline
+            .sink(&name)
+            .map(|s| s.to_json())
+            .unwrap_or_default();
+        let s = store.stats();
         out["store"] = json!({
             "sink": name,
             "path": store.path().display().to_string(),
-            "records": count,
-            "stored": sink["written"],
-            "queued": sink["queued"],
+            "records": s.records,
+            "stored": s.indexed_since_open,
+            "queued": s.appended.saturating_sub(s.indexed),
             "errors": sink["errors"],
             "lost": sink["dropped"],
+            "appended": s.appended,
+            "durable": s.durable,
+            "durable_lag": s.durable_lag,
+            "memtable_records": s.memtable_records,
+            "segments": s.segments,
+            "segment_bytes": s.segment_bytes,
+            "journal_bytes": s.journal_bytes,
+            "segments_written": s.segments_written,
+            "merges": s.merges,
+            "corrupt_blocks": s.corrupt_blocks,
+            "retention_deleted": s.retention_deleted,
+            "heartbeats": s.heartbeats,
+            "journal_failures": s.journal_failures,
         });
     }
     Ok(Json(out))

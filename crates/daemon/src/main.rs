@@ -26,11 +26,9 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use clap::Parser;
 use distlog_proto::Limits;
-use distlog_store::Store;
 
-use config::Plan;
 use pipeline::{Pipeline, Switch};
-use sinks::{SinkConfig, Threads};
+use sinks::Threads;
 
 /// The distlog collector daemon.
 ///
@@ -48,8 +46,10 @@ struct Args {
     #[arg(long = "listen", value_name = "ENDPOINT")]
     listen: Vec<String>,
 
-    /// The embedded store file of store sinks that name no `path` (and of
-    /// the default configuration). Created if missing; kept across restarts.
+    /// The embedded store (a directory) of store sinks that name no `path`
+    /// (and of the default configuration). Created if missing; kept across
+    /// restarts. A single-file store of distlog 0.1 here is imported on the
+    /// first start and kept beside as <PATH>.schema2.bak.
     #[arg(long, value_name = "PATH", env = "DISTLOG_STORE", default_value_os_t = default_store())]
     store: PathBuf,
 
@@ -91,10 +91,14 @@ fn default_store() -> PathBuf {
     let data = std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
-    match data {
-        Some(dir) => dir.join("distlog").join("distlog.db"),
-        None => PathBuf::from("distlog.db"),
+    let dir = data.map_or_else(PathBuf::new, |d| d.join("distlog"));
+    // A single-file store of an earlier version at the old default place
+    // is used there (and imported into a store directory at that path).
+    let old = dir.join("distlog.db");
+    if old.exists() {
+        return old;
     }
+    dir.join("store")
 }
 
 fn main() {
@@ -134,27 +138,6 @@ fn check_config(path: &PathBuf, args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// The store the HTTP API reads: the sink named `store`, else the first
-/// store sink.
-fn api_store(plan: &Plan, unfinished_after: Duration) -> Result<Option<(String, Store)>> {
-    let stores = || {
-        plan.sinks.iter().filter_map(|(n, c)| match c {
-            SinkConfig::Store(s) => Some((n, s)),
-            _ => None,
-        })
-    };
-    let Some((name, c)) = stores()
-        .find(|(n, _)| *n == "store")
-        .or_else(|| stores().next())
-    else {
-        return Ok(None);
-    };
-    let store = Store::open(c.path())
-        .with_context(|| format!("opening the store at {}", c.path().display()))?
-        .with_unfinished_after(unfinished_after);
-    Ok(Some((name.clone(), store)))
-}
-
 fn run(args: Args) -> Result<()> {
     let limits = Limits {
         max_body: args.max_body,
@@ -174,7 +157,6 @@ fn run(args: Args) -> Result<()> {
         (None, None) => SocketAddr::from(([127, 0, 0, 1], 5080)),
     };
     let unfinished_after = Duration::from_secs(args.unfinished_after);
-    let store = api_store(&plan, unfinished_after)?;
 
     let threads = Threads::default();
     let switch = Arc::new(Switch::new(Pipeline::start(plan, None, &threads)?));
@@ -200,15 +182,32 @@ fn run(args: Args) -> Result<()> {
         .spawn(move || intake.run(&intake_stop))
         .context("starting the intake")?;
 
+    let store = {
+        let pipeline = switch.current();
+        let stores: Vec<_> = pipeline
+            .sinks
+            .iter()
+            .filter_map(|s| {
+                s.store()
+                    .map(|st| (s.name.clone(), st.path().display().to_string()))
+            })
+            .collect();
+        stores
+            .iter()
+            .find(|(n, _)| n == "store")
+            .or(stores.first())
+            .map(|(_, p)| p.clone())
+            .unwrap_or_default()
+    };
     // One line a script can wait for; tests read the real ports from it.
     tracing::info!(
         intake = %bound.join(","),
         http = %http_addr,
-        store = %store.as_ref().map(|(_, s)| s.path().display().to_string()).unwrap_or_default(),
+        store = %store,
         "distlogd ready"
     );
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    let api = http::Api::new(store, stats.clone(), switch.clone(), shutdown_rx);
+    let api = http::Api::new(stats.clone(), switch.clone(), unfinished_after, shutdown_rx);
     let reload = Reload {
         config: args.config.clone(),
         store: args.store.clone(),

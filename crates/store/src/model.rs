@@ -120,8 +120,12 @@ pub struct RecordFilter {
     pub root: Option<String>,
     pub since: Option<f64>,
     pub until: Option<f64>,
-    /// Full-text search in messages (words; all must occur).
+    /// Search in messages and exception texts: every word must occur
+    /// (case-insensitive); a word ending in `*` is a prefix (`Key*`).
     pub q: Option<String>,
+    /// `field=value` pairs, comma-separated, that the record's context must
+    /// hold (`user=leo,request.id=7`).
+    pub context: Option<String>,
     /// Only records stored after this id (for following).
     pub after: Option<i64>,
     /// Only records stored before this id (for paging backwards).

@@ -1,6 +1,29 @@
 use distlog_proto::{decode, Limits, Record, Topic};
 
-use crate::{Entry, RecordFilter, ScopeNode, Status, Store, TaskFilter};
+use crate::{Entry, RecordFilter, ScopeNode, Status, Store, StoreError, StoreOptions, TaskFilter};
+
+/// The old store's batch writer, kept for these tests: each batch is
+/// appended and then waited for, so what was written is queryable at once.
+struct TestWriter<'a>(&'a Store);
+
+impl Store {
+    fn writer(&self) -> Result<TestWriter<'_>, StoreError> {
+        Ok(TestWriter(self))
+    }
+}
+
+impl TestWriter<'_> {
+    fn write_batch<'r>(
+        &mut self,
+        records: impl IntoIterator<Item = &'r Record>,
+        received: f64,
+    ) -> Result<(), StoreError> {
+        for r in records {
+            self.0.append(r, received)?;
+        }
+        self.0.sync()
+    }
+}
 
 const U: &str = "e252a11f-d33d-483d-ba08-bc8f642b2f10";
 
@@ -380,37 +403,52 @@ fn a_record_by_key_has_every_field() {
     assert_eq!(found[0].key.as_deref(), Some(format!("1@{U}/1").as_str()));
 }
 
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64()
+}
+
 #[test]
-fn retention_by_age_deletes_old_records_their_tasks_and_their_search_entries() {
-    let (_dir, store) = store();
+fn retention_by_age_deletes_old_segments_their_tasks_and_their_search_entries() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = StoreOptions {
+        max_age: Some(std::time::Duration::from_secs(3600)),
+        ..StoreOptions::default()
+    };
+    let store = Store::open_with(dir.path().join("s"), options).expect("open");
     let mut writer = store.writer().expect("w");
     let old = vec![
         rec(Some("0@old-task"), "ancient history", "", 100.0),
         rec(Some("1@old-task"), "more history", "", 101.0),
     ];
     writer.write_batch(&old, 101.0).expect("write");
+    store.flush().expect("flush");
+    let t = now();
     let recent = vec![
-        rec(Some("0@new-task"), "new task", "", 900.0),
-        rec(Some("1@new-task"), "new task work", "", 901.0),
+        rec(Some("0@new-task"), "new task", "", t),
+        rec(Some("1@new-task"), "new task work", "", t),
     ];
-    writer.write_batch(&recent, 1000.0).expect("write");
-    let deleted = writer
-        .prune(Some(std::time::Duration::from_secs(500)), None, 1000.0)
-        .expect("prune");
-    assert_eq!(deleted, 2);
+    writer.write_batch(&recent, t).expect("write");
+    store.flush().expect("flush");
+    store.maintain().expect("retention");
+    assert_eq!(store.stats().retention_deleted, 2);
     let reader = store.reader().expect("reader");
-    assert!(reader.task("old-task", 1000.0).expect("q").is_none());
-    assert!(reader.task("new-task", 1000.0).expect("q").is_some());
+    assert_eq!(
+        reader.count().expect("count"),
+        2,
+        "a true count after retention"
+    );
+    assert!(reader.task("old-task", t).expect("q").is_none());
+    assert!(reader.task("new-task", t).expect("q").is_some());
     let found = reader
         .records(&RecordFilter {
             q: Some("history".into()),
             ..Default::default()
         })
         .expect("search");
-    assert!(
-        found.is_empty(),
-        "deleted records leave the search index too"
-    );
+    assert!(found.is_empty(), "deleted records leave search too");
     assert_eq!(
         reader
             .records(&RecordFilter {
@@ -424,23 +462,52 @@ fn retention_by_age_deletes_old_records_their_tasks_and_their_search_entries() {
 }
 
 #[test]
-fn retention_by_size_deletes_the_oldest_until_the_store_fits() {
-    let (_dir, store) = store();
+fn retention_by_size_deletes_the_oldest_segments_until_the_store_fits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = StoreOptions {
+        memtable_records: 50,
+        ..StoreOptions::default()
+    };
+    let store = Store::open_with(dir.path().join("s"), options).expect("open");
     let mut writer = store.writer().expect("w");
-    let filler = "x".repeat(2000);
+    // Words that do not repeat, so blocks do not compress to nothing.
+    let filler = |batch: i32, i: i32| -> String {
+        (0..150)
+            .map(|w| {
+                format!(
+                    "w{}",
+                    (batch * 7919 + i * 104_729 + w * 1_299_709) % 1_000_003
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     for batch in 0..20 {
         let records: Vec<_> = (0..50)
             .map(|i| {
                 let key = format!("{i}@task-{batch}");
-                rec(Some(&key), &filler, "", f64::from(batch))
+                rec(Some(&key), &filler(batch, i), "", f64::from(batch))
             })
             .collect();
         writer.write_batch(&records, 1.0).expect("write");
+        store.flush().expect("flush");
     }
     let reader = store.reader().expect("reader");
     assert_eq!(reader.count().expect("count"), 1000);
-    let deleted = writer.prune(None, Some(600 << 10), 1.0).expect("prune");
+    store.maintain().expect("merges");
+    let before = store.stats();
+    assert!(before.merges > 0, "twenty small segments merge");
+    let max = before.segment_bytes * 6 / 10;
+    store.set_retention(None, Some(max));
+    store.maintain().expect("retention");
+    let stats = store.stats();
+    let deleted = stats.retention_deleted;
     assert!(deleted > 0 && deleted < 1000, "{deleted}");
+    assert!(
+        stats.segment_bytes <= max,
+        "{} > {max}",
+        stats.segment_bytes
+    );
     let tasks = reader.tasks(&TaskFilter::default(), 1.0).expect("tasks");
     assert!(tasks.len() < 20, "the oldest tasks went first");
     assert!(
@@ -454,6 +521,7 @@ fn retention_by_size_deletes_the_oldest_until_the_store_fits() {
         })
         .expect("records");
     assert_eq!(left.len() as u64, 1000 - deleted);
+    assert_eq!(reader.count().expect("count") as u64, 1000 - deleted);
 }
 
 #[test]
@@ -583,12 +651,42 @@ fn status_failed_finds_a_task_whose_subtask_failed_and_a_root_prefix_finds_its_t
     let (_dir, store) = store();
     let other = "1844aa91-0000-4000-8000-000000000000";
     let records = vec![
-        rec(Some(&format!("0@{U}")), "job", r#","scope_event": "open""#, 1.0),
-        rec(Some(&format!("0@{U}/1")), "step", r#","scope_event": "open""#, 1.1),
-        rec(Some(&format!("1@{U}/1")), "step", r#","scope_event": "fail""#, 1.2),
-        rec(Some(&format!("1@{U}")), "job", r#","scope_event": "close""#, 1.3),
-        rec(Some(&format!("0@{other}")), "fine", r#","scope_event": "open""#, 1.4),
-        rec(Some(&format!("1@{other}")), "fine", r#","scope_event": "close""#, 1.5),
+        rec(
+            Some(&format!("0@{U}")),
+            "job",
+            r#","scope_event": "open""#,
+            1.0,
+        ),
+        rec(
+            Some(&format!("0@{U}/1")),
+            "step",
+            r#","scope_event": "open""#,
+            1.1,
+        ),
+        rec(
+            Some(&format!("1@{U}/1")),
+            "step",
+            r#","scope_event": "fail""#,
+            1.2,
+        ),
+        rec(
+            Some(&format!("1@{U}")),
+            "job",
+            r#","scope_event": "close""#,
+            1.3,
+        ),
+        rec(
+            Some(&format!("0@{other}")),
+            "fine",
+            r#","scope_event": "open""#,
+            1.4,
+        ),
+        rec(
+            Some(&format!("1@{other}")),
+            "fine",
+            r#","scope_event": "close""#,
+            1.5,
+        ),
     ];
     store
         .writer()

@@ -169,7 +169,10 @@ fn finish(
     silent_since: f64,
 ) -> ScopeNode {
     let path_text: String = path.iter().map(|n| format!("/{n}")).collect();
-    let opening = records.iter().find(|r| r.seq == Some(0));
+    // The record that says it opens the scope; with a client that filters
+    // the opening record out by level, there is none, and the first record
+    // (a warning, say) must not be taken for it.
+    let opening = records.iter().find(|r| r.event.as_deref() == Some("open"));
     let first = opening.or(records.first());
     let closing = records
         .iter()
@@ -209,7 +212,7 @@ fn finish(
     let mut entries = Vec::with_capacity(records.len() + children.len());
     let mut pending = children.into_iter().peekable();
     for r in records {
-        if r.seq != Some(0) {
+        if r.event.as_deref() != Some("open") {
             while let Some(child) = pending.next_if(|c| c.started.is_none_or(|s| s <= r.created)) {
                 entries.push(Entry::Scope(child));
             }

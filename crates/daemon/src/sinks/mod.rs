@@ -121,7 +121,11 @@ impl SinkConfig {
 /// socket) happens here, so a start-up failure names the sink.
 pub fn start(name: &str, config: &SinkConfig, threads: &Threads) -> Result<Arc<SinkHandle>> {
     match config {
-        SinkConfig::Store(c) => store::start(name, config, c, threads),
+        SinkConfig::Store(c) => Ok(Arc::new(SinkHandle::store_sink(
+            name,
+            config,
+            store::open(name, c)?,
+        ))),
         SinkConfig::File(c) => file::start(name, config, c, threads),
         SinkConfig::Console(c) => console::start(name, config, c, threads),
         SinkConfig::Feed(c) => Ok(feed::start(name, config, c)),

@@ -53,6 +53,8 @@ impl SinkStats {
 enum Input {
     Queue(Sender<Arc<Routed>>, WhenFull, Arc<Budget>),
     Feed(broadcast::Sender<Arc<Routed>>),
+    /// The embedded store takes records straight into its journal.
+    Store(Arc<distlog_store::Store>),
 }
 
 /// The bytes a queue holds, bounded, so memory stays bounded whatever the
@@ -167,6 +169,37 @@ impl SinkHandle {
                 self.stats.accepted.fetch_add(1, Relaxed);
                 self.stats.written.fetch_add(1, Relaxed);
             }
+            Input::Store(store) => match store.append(&record.record, record.received) {
+                Ok(_) => {
+                    self.stats.accepted.fetch_add(1, Relaxed);
+                }
+                Err(e) => {
+                    self.stats.dropped.fetch_add(1, Relaxed);
+                    self.stats
+                        .error(&self.name, &format!("store append failed: {e}"));
+                }
+            },
+        }
+    }
+
+    /// The store of a store sink.
+    pub fn store(&self) -> Option<&Arc<distlog_store::Store>> {
+        match &self.input {
+            Input::Store(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn store_sink(
+        name: &str,
+        config: &SinkConfig,
+        store: Arc<distlog_store::Store>,
+    ) -> SinkHandle {
+        SinkHandle {
+            name: name.to_owned(),
+            config: config.clone(),
+            stats: Arc::default(),
+            input: Input::Store(store),
         }
     }
 
@@ -174,7 +207,7 @@ impl SinkHandle {
     pub fn subscribe(&self) -> Option<broadcast::Receiver<Arc<Routed>>> {
         match &self.input {
             Input::Feed(tx) => Some(tx.subscribe()),
-            Input::Queue(..) => None,
+            Input::Queue(..) | Input::Store(_) => None,
         }
     }
 
@@ -192,6 +225,7 @@ impl SinkHandle {
         let (queued, capacity, subscribers) = match &self.input {
             Input::Queue(tx, _, _) => (tx.len(), tx.capacity().unwrap_or(0), None),
             Input::Feed(tx) => (0, 0, Some(tx.receiver_count())),
+            Input::Store(_) => (0, 0, None),
         };
         let mut v = json!({
             "name": self.name,
@@ -209,6 +243,15 @@ impl SinkHandle {
         if let Input::Queue(_, _, budget) = &self.input {
             v["queued_bytes"] = json!(budget.queued.load(Relaxed));
             v["queue_max_bytes"] = json!(budget.max);
+        }
+        if let Input::Store(store) = &self.input {
+            // Written: indexed and queryable since start; queued: appended
+            // (in the journal) and not yet indexed.
+            let s = store.stats();
+            v["written"] = json!(s.indexed_since_open);
+            v["queued"] = json!(s.appended.saturating_sub(s.indexed));
+            v["durable"] = json!(s.durable);
+            v["durable_lag"] = json!(s.durable_lag);
         }
         v
     }

@@ -31,13 +31,19 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
     let Ok(n) = n.parse::<u64>() else {
         bail!("duration {text:?} must be a whole number with a unit, like 30s, 15m, 1h or 7d");
     };
+    if unit.trim() == "ms" {
+        if n == 0 {
+            bail!("duration {text:?} must be more than zero");
+        }
+        return Ok(Duration::from_millis(n));
+    }
     let secs = match unit.trim() {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
         "w" => 7 * 86_400,
-        other => bail!("duration {text:?}: unknown unit {other:?} (use s, m, h, d or w)"),
+        other => bail!("duration {text:?}: unknown unit {other:?} (use ms, s, m, h, d or w)"),
     };
     if n == 0 {
         bail!("duration {text:?} must be more than zero");
@@ -58,6 +64,8 @@ mod tests {
         assert!(parse_size("5XB").is_err());
         assert_eq!(parse_duration("7d").expect("d").as_secs(), 7 * 86_400);
         assert_eq!(parse_duration("15m").expect("d").as_secs(), 900);
+        assert_eq!(parse_duration("200ms").expect("ms").as_millis(), 200);
+        assert!(parse_duration("0ms").is_err());
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("1y").is_err());
     }

@@ -1,28 +1,36 @@
-//! `type: store`: the embedded store, with retention by age and size.
+//! `type: store`: the embedded store (journal, segments, catalogue), with
+//! retention by age and size.
+//!
+//! Unlike the other sinks it has no queue of its own: the intake appends
+//! each record to the store's journal buffer (a copy; the store's threads
+//! sync, index and write segments), so a record is on its way to disk the
+//! moment it is routed, and a crash loses at most one commit interval.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use distlog_store::{Store, Writer};
+use distlog_store::{Store, StoreOptions};
 use serde::Deserialize;
 
-use super::runner::{self, Lost, SinkHandle, Threads, Worker};
 use super::units::{parse_duration, parse_size};
-use super::{QueueConfig, SinkConfig, WhenFull};
-use crate::pipeline::Routed;
-use crate::storage::now;
+use super::QueueConfig;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSinkConfig {
-    /// The store file; defaults to `--store`.
+    /// The store directory; defaults to `--store`.
     #[serde(default)]
     pub path: Option<PathBuf>,
     #[serde(default)]
     pub retention: Option<RetentionConfig>,
+    /// How often the journal is synced to disk (`200ms`, `1s`): a crash
+    /// loses at most the records of one interval.
+    #[serde(default)]
+    pub commit_interval: Option<String>,
+    /// Accepted so configurations written for the queued store still load;
+    /// the store now takes records straight into its journal.
     #[serde(default)]
     pub queue: Option<QueueConfig>,
 }
@@ -38,6 +46,9 @@ pub struct RetentionConfig {
     pub max_size: Option<String>,
 }
 
+/// The default commit interval.
+pub const COMMIT_INTERVAL: Duration = Duration::from_millis(200);
+
 impl StoreSinkConfig {
     pub fn validated(mut self, default_store: &Path) -> Result<StoreSinkConfig> {
         if self.path.is_none() {
@@ -51,141 +62,64 @@ impl StoreSinkConfig {
                 parse_size(size).context("retention.max_size")?;
             }
         }
+        if let Some(c) = &self.commit_interval {
+            parse_duration(c).context("commit_interval")?;
+        }
         Ok(self)
     }
 
     pub fn path(&self) -> &Path {
         self.path.as_deref().unwrap_or(Path::new("distlog.db"))
     }
-}
 
-/// Retries of a failing write before its batch is counted as lost.
-const MAX_RETRIES: u32 = 20;
-/// How often retention runs.
-const RETENTION_EVERY: Duration = Duration::from_secs(60);
-
-/// Past this, the checkpointer waits for the writer to empty the log.
-const WAL_TRUNCATE_BYTES: u64 = 256 << 20;
-
-struct StoreWorker {
-    writer: Writer,
-    checkpoints: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
-    max_age: Option<Duration>,
-    max_size: Option<u64>,
-    next_prune: Instant,
-}
-
-impl Worker for StoreWorker {
-    fn write(&mut self, batch: &[Arc<Routed>]) -> Result<(), Lost> {
-        let mut delay = Duration::from_millis(50);
-        let mut last = String::new();
-        for attempt in 0..=MAX_RETRIES {
-            match self
-                .writer
-                .write_batch(batch.iter().map(|r| &r.record), now())
-            {
-                Ok(()) => return Ok(()),
-                Err(e) => {
-                    last = e.to_string();
-                    tracing::warn!(attempt, records = batch.len(), "store write failed: {e}");
-                    std::thread::sleep(delay);
-                    delay = (delay * 2).min(Duration::from_secs(2));
-                }
-            }
-        }
-        Err(Lost {
-            records: batch.len(),
-            why: format!(
-                "gave up writing {} records to the store: {last}",
-                batch.len()
-            ),
-        })
+    fn retention(&self) -> (Option<Duration>, Option<u64>) {
+        let r = self.retention.as_ref();
+        (
+            r.and_then(|r| r.max_age.as_deref())
+                .and_then(|a| parse_duration(a).ok()),
+            r.and_then(|r| r.max_size.as_deref())
+                .and_then(|s| parse_size(s).ok()),
+        )
     }
 
-    fn finish(&mut self) {
-        if let Some((stop, thread)) = self.checkpoints.take() {
-            stop.store(true, Ordering::Relaxed);
-            let _ = thread.join();
-        }
-    }
-
-    fn tick(&mut self) {
-        if (self.max_age.is_none() && self.max_size.is_none()) || Instant::now() < self.next_prune {
-            return;
-        }
-        self.next_prune = Instant::now() + RETENTION_EVERY;
-        match self.writer.prune(self.max_age, self.max_size, now()) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(deleted = n, "retention removed old records"),
-            Err(e) => tracing::error!("retention failed: {e}"),
-        }
+    fn commit_interval(&self) -> Duration {
+        self.commit_interval
+            .as_deref()
+            .and_then(|c| parse_duration(c).ok())
+            .unwrap_or(COMMIT_INTERVAL)
     }
 }
 
-/// Checkpoints once a second from their own thread and connection: the
-/// writer's commits then never wait on a checkpoint's fsync (measured in
-/// bench/ingest: the writer spent a third of its time there).
-fn start_checkpoints(
-    name: &str,
-    store: &Store,
-    writer: &Writer,
-) -> Result<(Arc<AtomicBool>, std::thread::JoinHandle<()>)> {
-    let checkpointer = store
-        .checkpointer()
-        .context("opening the store for checkpoints")?;
-    writer
-        .defer_checkpoints()
-        .context("configuring the store writer")?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let thread = std::thread::Builder::new()
-        .name(format!("checkpoint-{name}"))
-        .spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_secs(1));
-                let truncate = checkpointer.wal_bytes() > WAL_TRUNCATE_BYTES;
-                if let Err(e) = checkpointer.checkpoint(truncate) {
-                    tracing::warn!("store checkpoint failed: {e}");
-                }
-            }
-            if let Err(e) = checkpointer.checkpoint(true) {
-                tracing::warn!("final store checkpoint failed: {e}");
-            }
-        })
-        .context("starting the store checkpointer")?;
-    Ok((stop, thread))
-}
+/// Stores open in this process, by path: a reload that changes a store
+/// sink's retention (a new sink configuration) keeps the same open store,
+/// which a second open would refuse (one writer per store).
+static OPEN: Mutex<Vec<(PathBuf, Weak<Store>)>> = Mutex::new(Vec::new());
 
-pub fn start(
-    name: &str,
-    config: &SinkConfig,
-    c: &StoreSinkConfig,
-    threads: &Threads,
-) -> Result<Arc<SinkHandle>> {
-    let store = Store::open(c.path())
-        .with_context(|| format!("sink {name:?}: opening the store at {}", c.path().display()))?;
-    let writer = store.writer().context("opening the store for writing")?;
-    let checkpoints = start_checkpoints(name, &store, &writer)?;
-    let retention = c.retention.as_ref();
-    let worker = StoreWorker {
-        writer,
-        checkpoints: Some(checkpoints),
-        max_age: retention
-            .and_then(|r| r.max_age.as_deref())
-            .and_then(|a| parse_duration(a).ok()),
-        max_size: retention
-            .and_then(|r| r.max_size.as_deref())
-            .and_then(|s| parse_size(s).ok()),
-        next_prune: Instant::now(),
+/// Opens the store of `c`, or takes the one already open at its path.
+pub fn open(name: &str, c: &StoreSinkConfig) -> Result<Arc<Store>> {
+    let path = c.path().to_path_buf();
+    let (max_age, max_bytes) = c.retention();
+    let mut open = OPEN
+        .lock()
+        .map_err(|_| anyhow::anyhow!("store registry poisoned"))?;
+    open.retain(|(_, w)| w.strong_count() > 0);
+    if let Some(store) = open
+        .iter()
+        .find(|(p, _)| *p == path)
+        .and_then(|(_, w)| w.upgrade())
+    {
+        store.set_retention(max_age, max_bytes);
+        return Ok(store);
+    }
+    let options = StoreOptions {
+        commit_interval: c.commit_interval(),
+        max_age,
+        max_bytes,
+        ..StoreOptions::default()
     };
-    // The store is the record of truth: by default a full queue makes the
-    // intake wait (clients then buffer and count drops) rather than lose.
-    runner::spawn(
-        name,
-        config,
-        c.queue.as_ref(),
-        (65_536, WhenFull::Block),
-        worker,
-        threads,
-    )
+    let store = Store::open_with(&path, options)
+        .with_context(|| format!("sink {name:?}: opening the store at {}", path.display()))?;
+    let store = Arc::new(store);
+    open.push((path, Arc::downgrade(&store)));
+    Ok(store)
 }

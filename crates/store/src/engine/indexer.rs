@@ -1,0 +1,152 @@
+//! The index thread: batches of records into the catalogue and the active
+//! memtable; a full memtable goes to the flush thread.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+use super::{Inner, Msg};
+use crate::catalog::Catalog;
+use crate::entry::{decode, EntryRef};
+use crate::memtable::MemTable;
+
+const MAX_BATCH: usize = 4_096;
+
+/// What the flush thread is handed.
+pub(crate) enum Flush {
+    Memtable(Arc<MemTable>),
+    /// Answer once everything handed over before is in segments.
+    Barrier(Sender<()>),
+    Maintain(Sender<()>),
+}
+
+pub(crate) fn run(inner: &Inner, mut catalog: Catalog, rx: Receiver<Msg>, flush: Sender<Flush>) {
+    let mut batch: Vec<Vec<u8>> = Vec::with_capacity(MAX_BATCH);
+    let mut beats: Vec<(String, i64, f64)> = Vec::new();
+    let mut barriers: Vec<(bool, Sender<()>)> = Vec::new();
+    loop {
+        let first = match rx.recv_timeout(Duration::from_millis(500)) {
+            Ok(m) => Some(m),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let mut next = first;
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Record(p) => batch.push(p),
+                Msg::Heartbeat(h, p, at) => beats.push((h, p, at)),
+                Msg::Barrier(f, tx) => {
+                    barriers.push((f, tx));
+                    break;
+                }
+                Msg::Maintain(tx) => {
+                    let _ = flush.send(Flush::Maintain(tx));
+                    break;
+                }
+            }
+            if batch.len() >= MAX_BATCH {
+                break;
+            }
+            next = rx.try_recv().ok();
+        }
+        if !batch.is_empty() || !beats.is_empty() {
+            index(inner, &mut catalog, &mut batch, &mut beats);
+        }
+        let wants_flush = barriers.iter().any(|(f, _)| *f);
+        if wants_flush || due(inner) {
+            freeze(inner, &flush);
+        }
+        for (f, tx) in barriers.drain(..) {
+            if f {
+                // The flush thread answers after the segments it holds.
+                let _ = flush.send(Flush::Barrier(tx));
+            } else {
+                let _ = tx.send(());
+            }
+        }
+    }
+    // Stopping: what is left in memory is in the journal and is replayed
+    // on the next start, so it is not worth a segment now.
+}
+
+/// Whether the active memtable should become a segment.
+fn due(inner: &Inner) -> bool {
+    let o = &inner.options;
+    let Ok(view) = inner.view.read() else {
+        return false;
+    };
+    let m = &view.active;
+    !m.is_empty()
+        && (m.len() >= o.memtable_records
+            || m.bytes >= o.memtable_bytes
+            || m.since.is_some_and(|t| t.elapsed() >= o.memtable_age))
+}
+
+fn freeze(inner: &Inner, flush: &Sender<Flush>) {
+    let frozen = {
+        let Ok(mut view) = inner.view.write() else {
+            return;
+        };
+        if view.active.is_empty() {
+            return;
+        }
+        let table = Arc::new(std::mem::take(&mut view.active));
+        view.frozen.push(table.clone());
+        table
+    };
+    // Bounded: a slow disk makes this thread wait, and then the intake.
+    let _ = flush.send(Flush::Memtable(frozen));
+}
+
+fn index(
+    inner: &Inner,
+    catalog: &mut Catalog,
+    batch: &mut Vec<Vec<u8>>,
+    beats: &mut Vec<(String, i64, f64)>,
+) {
+    let bytes: u64 = batch.iter().map(|p| p.len() as u64).sum();
+    // Our own encoder made these; one that does not decode would shift the
+    // task ids of every record after it.
+    batch.retain(|p| decode(p).is_ok());
+    let entries: Vec<EntryRef<'_>> = batch.iter().filter_map(|p| decode(p).ok()).collect();
+    let mut delay = Duration::from_millis(50);
+    let tasks = loop {
+        match catalog.apply(&entries, beats) {
+            Ok(t) => break t,
+            Err(e) => {
+                // The records are safe in the journal; until the catalogue
+                // takes them they wait here, and back-pressure builds.
+                inner
+                    .counters
+                    .catalog_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::error!("store catalogue update failed, retrying: {e}");
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    };
+    let last = entries.last().map(|e| e.id);
+    let count = entries.len();
+    drop(entries);
+    if let Ok(mut view) = inner.view.write() {
+        for (payload, task) in batch.drain(..).zip(tasks) {
+            view.active.push(task, payload);
+        }
+    }
+    batch.clear();
+    beats.clear();
+    inner
+        .counters
+        .queued_bytes
+        .fetch_sub(bytes, Ordering::Relaxed);
+    if let Some(last) = last {
+        inner.counters.indexed.store(last, Ordering::Release);
+    }
+    inner
+        .counters
+        .indexed_count
+        .fetch_add(count as u64, Ordering::Release);
+}

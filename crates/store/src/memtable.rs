@@ -1,0 +1,72 @@
+//! Records indexed but not yet in a segment: held in memory, in id order,
+//! and found by task through a small index. Readers see them at once; the
+//! flusher turns a full one into a segment.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+/// One record in memory: its catalogue task (0 outside a task) and payload.
+pub(crate) struct MemEntry {
+    pub task: u64,
+    pub payload: Box<[u8]>,
+}
+
+pub(crate) struct MemTable {
+    pub entries: Vec<MemEntry>,
+    pub bytes: usize,
+    by_task: HashMap<u64, Vec<u32>>,
+    /// When the first entry arrived, so a trickle still reaches a segment
+    /// (and the journal behind it can go) in bounded time.
+    pub since: Option<Instant>,
+}
+
+impl Default for MemTable {
+    fn default() -> Self {
+        MemTable {
+            entries: Vec::new(),
+            bytes: 0,
+            by_task: HashMap::new(),
+            since: None,
+        }
+    }
+}
+
+impl MemTable {
+    pub(crate) fn push(&mut self, task: u64, payload: Vec<u8>) {
+        let index = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
+        if task != 0 {
+            self.by_task.entry(task).or_default().push(index);
+        }
+        self.bytes += payload.len() + std::mem::size_of::<MemEntry>();
+        self.since.get_or_insert_with(Instant::now);
+        self.entries.push(MemEntry {
+            task,
+            payload: payload.into_boxed_slice(),
+        });
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The payloads of one task, in id order.
+    pub(crate) fn task(&self, task: u64) -> impl Iterator<Item = &[u8]> {
+        self.by_task
+            .get(&task)
+            .into_iter()
+            .flatten()
+            .filter_map(|i| self.entries.get(*i as usize))
+            .map(|e| &e.payload[..])
+    }
+
+    /// The lowest and highest ids held (entries are in id order).
+    pub(crate) fn id_range(&self) -> Option<(u64, u64)> {
+        let first = crate::entry::payload_id(&self.entries.first()?.payload)?;
+        let last = crate::entry::payload_id(&self.entries.last()?.payload)?;
+        Some((first, last))
+    }
+}

@@ -1,0 +1,279 @@
+//! Record lists: filters by time, level, logger, host, task, context and
+//! words, newest first. Sources are read newest first (memory, then
+//! segments by id range); blocks are skipped on their metadata and token
+//! filters before any is decompressed; a source's matches are complete
+//! before the next is read, so the answer stops at `limit` without
+//! materialising every match.
+
+use serde_json::Value;
+
+use super::{row, Reader, Snapshot};
+use crate::catalog::{self, context_conditions};
+use crate::entry::{body_part, decode, EntryRef};
+use crate::segment::BlockMeta;
+use crate::tokens::{self, Term};
+use crate::{RecordFilter, RecordRow, StoreError};
+
+/// A filter made ready: parsed once, tested per block and per record.
+struct Plan {
+    level: Option<i64>,
+    logger: Option<String>,
+    host: Option<String>,
+    task: Option<u64>,
+    since: Option<f64>,
+    until: Option<f64>,
+    after: Option<u64>,
+    before: Option<u64>,
+    terms: Vec<Term>,
+    /// Token hashes every candidate block must hold.
+    hashes: Vec<u64>,
+    context: Vec<(String, String)>,
+    ascending: bool,
+    limit: usize,
+    full: bool,
+}
+
+impl Plan {
+    fn block_may_match(&self, m: &BlockMeta) -> bool {
+        self.level.is_none_or(|l| m.max_level >= l)
+            && self.since.is_none_or(|s| m.max_created >= s)
+            && self.until.is_none_or(|u| m.min_created < u)
+            && self.after.is_none_or(|a| m.max_id > a)
+            && self.before.is_none_or(|b| m.min_id < b)
+            && self.task.is_none_or(|t| m.min_task <= t && t <= m.max_task)
+    }
+
+    fn id_in_range(&self, id: u64) -> bool {
+        self.after.is_none_or(|a| id > a) && self.before.is_none_or(|b| id < b)
+    }
+
+    fn matches(&self, e: &EntryRef<'_>, task: Option<u64>) -> bool {
+        if !self.id_in_range(e.id)
+            || self.level.is_some_and(|l| e.levelno < l)
+            || self.since.is_some_and(|s| e.created < s)
+            || self.until.is_some_and(|u| e.created >= u)
+            || self.host.as_deref().is_some_and(|h| e.host != h)
+        {
+            return false;
+        }
+        if let (Some(want), Some(got)) = (self.task, task) {
+            if want != got {
+                return false;
+            }
+        }
+        if let Some(logger) = &self.logger {
+            // `a.b` matches `a.b` and its children `a.b.c`, as Python's
+            // logger hierarchy does.
+            let l = e.logger;
+            if !(l == logger
+                || (l.starts_with(logger.as_str()) && l[logger.len()..].starts_with('.')))
+            {
+                return false;
+            }
+        }
+        if !self.terms.is_empty() {
+            let in_message = tokens::matches(e.message, &self.terms);
+            if !in_message {
+                let text = match e.exc_text() {
+                    Some(exc) => format!("{}\n{exc}", e.message),
+                    None => return false,
+                };
+                if !tokens::matches(&text, &self.terms) {
+                    return false;
+                }
+            }
+        }
+        if !self.context.is_empty() && !context_matches(e.body, &self.context) {
+            return false;
+        }
+        true
+    }
+}
+
+/// `field=value` pairs against the record's context; dotted fields reach
+/// into nested objects; values compare as text (`7` finds 7 and "7").
+fn context_matches(body: &str, pairs: &[(String, String)]) -> bool {
+    let Some(context) = body_part(body).context else {
+        return false;
+    };
+    pairs.iter().all(|(field, want)| {
+        let mut at = &context;
+        for step in field.split('.') {
+            match at.get(step) {
+                Some(v) => at = v,
+                None => return false,
+            }
+        }
+        match at {
+            Value::String(s) => s == want,
+            Value::Null => want == "null",
+            other => other.to_string() == *want,
+        }
+    })
+}
+
+impl Reader {
+    /// Records matching `filter`, newest first unless `order=asc`.
+    pub fn records(&self, filter: &RecordFilter) -> Result<Vec<RecordRow>, StoreError> {
+        let Some(plan) = self.plan(filter)? else {
+            return Ok(Vec::new());
+        };
+        let mut out: Vec<RecordRow> = Vec::new();
+        let want = plan.limit;
+        // Memory first (the newest), taken under the view lock.
+        let (snap, mut memory) = {
+            let view = self.inner.view.read().map_err(|_| StoreError::Closed)?;
+            let mut memory: Vec<Vec<RecordRow>> = Vec::new();
+            let tables =
+                std::iter::once(&view.active).chain(view.frozen.iter().rev().map(|m| &**m));
+            for m in tables {
+                let mut found = Vec::new();
+                let scan = |e: &crate::memtable::MemEntry, found: &mut Vec<RecordRow>| {
+                    if let Ok(r) = decode(&e.payload) {
+                        if plan.matches(&r, Some(e.task)) {
+                            found.push(row(&r, plan.full));
+                        }
+                    }
+                };
+                if plan.ascending {
+                    for e in &m.entries {
+                        scan(e, &mut found);
+                        if found.len() >= want {
+                            break;
+                        }
+                    }
+                } else {
+                    for e in m.entries.iter().rev() {
+                        scan(e, &mut found);
+                        if found.len() >= want {
+                            break;
+                        }
+                    }
+                }
+                memory.push(found);
+            }
+            let snap = Snapshot {
+                segments: view.segments.clone(),
+                frozen: Vec::new(),
+            };
+            (snap, memory)
+        };
+        if plan.ascending {
+            // Oldest first: segments, then the frozen tables oldest first,
+            // then the active one.
+            memory.reverse();
+        } else {
+            for found in memory.drain(..) {
+                out.extend(found);
+                if out.len() >= want {
+                    out.truncate(want);
+                    return Ok(out);
+                }
+            }
+        }
+        let segments: Vec<_> = if plan.ascending {
+            snap.segments.iter().collect()
+        } else {
+            snap.segments.iter().rev().collect()
+        };
+        for s in segments {
+            let info = s.info();
+            if plan.after.is_some_and(|a| info.max_id <= a)
+                || plan.before.is_some_and(|b| info.min_id >= b)
+                || plan.since.is_some_and(|t| info.max_created < t)
+                || plan.until.is_some_and(|t| info.min_created >= t)
+            {
+                continue;
+            }
+            let mut found = Vec::new();
+            let blocks = match plan.task {
+                Some(t) => s.file.task_blocks(t),
+                None => 0..s.file.blocks().len(),
+            };
+            for b in blocks {
+                let Some(meta) = s.file.blocks().get(b) else {
+                    continue;
+                };
+                if !plan.block_may_match(meta) || !s.file.block_may_contain(b, &plan.hashes) {
+                    continue;
+                }
+                let block = match s.file.read_block(b) {
+                    Ok(block) => block,
+                    Err(e) => {
+                        self.inner.note_corrupt(&e);
+                        continue;
+                    }
+                };
+                for r in block.records() {
+                    if !plan.id_in_range(r.id) || plan.level.is_some_and(|l| r.levelno < l) {
+                        continue;
+                    }
+                    if let Ok(e) = decode(r.payload) {
+                        if plan.matches(&e, Some(r.task)) {
+                            found.push(row(&e, plan.full));
+                        }
+                    }
+                }
+            }
+            if plan.ascending {
+                found.sort_by_key(|r| r.id);
+            } else {
+                found.sort_by_key(|r| std::cmp::Reverse(r.id));
+            }
+            out.extend(found);
+            if out.len() >= want {
+                out.truncate(want);
+                return Ok(out);
+            }
+        }
+        for found in memory {
+            out.extend(found);
+        }
+        out.truncate(want);
+        Ok(out)
+    }
+
+    fn plan(&self, f: &RecordFilter) -> Result<Option<Plan>, StoreError> {
+        let ascending = match f.order.as_deref() {
+            None | Some("desc") => false,
+            Some("asc") => true,
+            Some(other) => {
+                return Err(StoreError::BadQuery(format!(
+                    "order must be asc or desc, not {other:?}"
+                )))
+            }
+        };
+        let task = match &f.root {
+            Some(root) => match catalog::task_one(&self.conn, root, 0.0)? {
+                Some((id, _)) => Some(id),
+                // No such task: nothing can match.
+                None => return Ok(None),
+            },
+            None => None,
+        };
+        let terms = f.q.as_deref().map(tokens::parse_query).unwrap_or_default();
+        let mut hashes = tokens::term_hashes(&terms);
+        if let Some(h) = &f.host {
+            hashes.push(tokens::field_token("host", h));
+        }
+        if let Some(l) = &f.logger {
+            hashes.push(tokens::field_token("logger", l));
+        }
+        Ok(Some(Plan {
+            level: f.level,
+            logger: f.logger.clone(),
+            host: f.host.clone(),
+            task,
+            since: f.since,
+            until: f.until,
+            after: f.after.map(|a| a.max(0) as u64),
+            before: f.before.map(|b| b.max(0) as u64),
+            terms,
+            hashes,
+            context: context_conditions(f.context.as_deref())?,
+            ascending,
+            limit: f.answer_limit(),
+            full: f.full.unwrap_or(false),
+        }))
+    }
+}
