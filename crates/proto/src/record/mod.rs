@@ -347,4 +347,6 @@ pub fn level_number(name: &str) -> Option<i64> {
 }
 
 #[cfg(test)]
+mod bench;
+#[cfg(test)]
 mod tests;

@@ -4,11 +4,11 @@ use serde_json::Value;
 
 const U: &str = "e252a11f-d33d-483d-ba08-bc8f642b2f10";
 
-fn plj() -> Topic {
+pub(super) fn plj() -> Topic {
     Topic::new(System::Production, Kind::Log, Encoding::Json)
 }
 
-fn tutorial_body(key: &str, message: &str) -> String {
+pub(super) fn tutorial_body(key: &str, message: &str) -> String {
     format!(
         r#"{{"context": {{"key": "{key}", "user": "leo"}}, "filename": "example.py",
         "funcName": "main", "stack_info": null, "args": null, "process": 6156,
