@@ -4,7 +4,10 @@ use thiserror::Error;
 /// daemon's statistics; [`DecodeError::reason`] gives its stable name.
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum DecodeError {
-    #[error("bad topic {0:?}: expected 3 bytes, system T/S/P, kind L/P, encoding J/P")]
+    #[error(
+        "bad topic {0:?}: expected 3 bytes, system T/S/P, kind L/P/H, encoding J/P \
+         (J only for H); a heartbeat (H) is not a record"
+    )]
     BadTopic(String),
     #[error("wrong frame count: expected 2 frames [topic, body], got {0}")]
     FrameCount(usize),
@@ -20,6 +23,8 @@ pub enum DecodeError {
     TooManyValues { limit: usize },
     #[error("body is not a map but {0}")]
     NotAMap(&'static str),
+    #[error("bad heartbeat: {0}")]
+    BadHeartbeat(&'static str),
 }
 
 impl DecodeError {
@@ -33,11 +38,12 @@ impl DecodeError {
             DecodeError::TooDeep { .. } => "too_deep",
             DecodeError::TooLarge { .. } | DecodeError::TooManyValues { .. } => "too_large",
             DecodeError::NotAMap(_) => "not_a_map",
+            DecodeError::BadHeartbeat(_) => "bad_heartbeat",
         }
     }
 
     /// Every reason, in a fixed order, so statistics can list zero counts too.
-    pub const REASONS: [&'static str; 7] = [
+    pub const REASONS: [&'static str; 8] = [
         "bad_topic",
         "frame_count",
         "invalid_json",
@@ -45,5 +51,6 @@ impl DecodeError {
         "too_deep",
         "too_large",
         "not_a_map",
+        "bad_heartbeat",
     ];
 }

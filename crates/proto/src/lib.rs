@@ -17,12 +17,14 @@
 
 pub mod civil;
 mod error;
+mod heartbeat;
 mod key;
 pub mod pickle;
 mod record;
 mod topic;
 
 pub use error::DecodeError;
+pub use heartbeat::{decode_heartbeat, Heartbeat};
 pub use key::{parse_any, Key, KeyError, ScopeId};
 pub use record::{decode, level_name, level_number, Limits, Record, ScopeEvent};
 pub use topic::{Encoding, Kind, System, Topic};

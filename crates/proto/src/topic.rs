@@ -13,6 +13,9 @@ pub enum System {
 pub enum Kind {
     Log,
     Performance,
+    /// A client's sign of life while it has scopes open; never a record.
+    /// Always JSON: `?HP` is not a topic.
+    Heartbeat,
 }
 
 /// How the body is serialised: the third topic byte.
@@ -55,6 +58,7 @@ impl Topic {
         let kind = match k {
             b'L' => Kind::Log,
             b'P' => Kind::Performance,
+            b'H' => Kind::Heartbeat,
             _ => return Err(bad()),
         };
         let encoding = match e {
@@ -62,6 +66,9 @@ impl Topic {
             b'P' => Encoding::Pickle,
             _ => return Err(bad()),
         };
+        if kind == Kind::Heartbeat && encoding != Encoding::Json {
+            return Err(bad());
+        }
         Ok(Topic::new(system, kind, encoding))
     }
 
@@ -75,6 +82,7 @@ impl Topic {
             match self.kind {
                 Kind::Log => b'L',
                 Kind::Performance => b'P',
+                Kind::Heartbeat => b'H',
             },
             match self.encoding {
                 Encoding::Json => b'J',
@@ -102,9 +110,12 @@ mod tests {
     #[test]
     fn every_valid_topic_round_trips() {
         for s in b"TSP" {
-            for k in b"LP" {
+            for k in b"LPH" {
                 for e in b"JP" {
                     let frame = [*s, *k, *e];
+                    if (*k, *e) == (b'H', b'P') {
+                        continue;
+                    }
                     let topic = Topic::parse(&frame).expect("valid topic");
                     assert_eq!(topic.as_bytes(), frame);
                 }
@@ -113,8 +124,25 @@ mod tests {
     }
 
     #[test]
+    fn a_heartbeat_topic_parses_and_prints() {
+        let topic = Topic::parse(b"PHJ").expect("heartbeat topic");
+        assert_eq!(topic.kind, Kind::Heartbeat);
+        assert_eq!(topic.to_string(), "PHJ");
+    }
+
+    #[test]
     fn malformed_topics_are_rejected() {
-        for bad in [&b""[..], b"PL", b"PLJX", b"XLJ", b"PXJ", b"PLX", b"plj"] {
+        for bad in [
+            &b""[..],
+            b"PL",
+            b"PLJX",
+            b"XLJ",
+            b"PXJ",
+            b"PLX",
+            b"plj",
+            b"PHP",
+            b"THP",
+        ] {
             assert!(
                 matches!(Topic::parse(bad), Err(DecodeError::BadTopic(_))),
                 "{bad:?}"

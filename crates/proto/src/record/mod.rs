@@ -2,10 +2,12 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
+pub(crate) mod fields;
+mod scan;
 
-use crate::{pickle, DecodeError, Encoding, Key, KeyError, Topic};
+use fields::{raw_f64, raw_i64, raw_string, raw_text, Fields};
+
+use crate::{pickle, DecodeError, Encoding, Key, KeyError, Kind, Topic};
 
 /// Bounds on what one message may cost the daemon.
 #[derive(Debug, Clone, Copy)]
@@ -31,8 +33,8 @@ impl Default for Limits {
     }
 }
 
-/// Which scope event a record is. Opening is implied by `seq == 0`; closing
-/// and failing need the `scope_event` field that our clients send.
+/// Which scope event a record is: the `scope_event` field our clients send,
+/// or, from a client that never sends it, opening implied by `seq == 0`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScopeEvent {
     Open,
@@ -93,6 +95,11 @@ pub fn decode(topic: Topic, body: &[u8], limits: &Limits) -> Result<Record, Deco
             limit: limits.max_body,
         });
     }
+    if topic.kind == Kind::Heartbeat {
+        // Never a record; `decode_heartbeat` reads it. Callers that do not
+        // know heartbeats count it as a bad topic, as older daemons do.
+        return Err(DecodeError::BadTopic(topic.as_str()));
+    }
     match topic.encoding {
         Encoding::Json => decode_json(topic, body, limits),
         Encoding::Pickle => {
@@ -100,71 +107,6 @@ pub fn decode(topic: Topic, body: &[u8], limits: &Limits) -> Result<Record, Deco
             from_json_text(topic, Cow::Owned(text), limits)
         }
     }
-}
-
-/// The fields we read from a JSON body. Everything else is skipped here and
-/// kept in `Record::body` verbatim. Fields are taken raw so that a sender
-/// that puts a string where we expect a number loses nothing but that field.
-/// A repeated key is legal JSON; as in Python's `json.loads`, the last wins.
-#[derive(Default)]
-struct WireFields<'a> {
-    name: Option<&'a RawValue>,
-    msg: Option<&'a RawValue>,
-    message: Option<&'a RawValue>,
-    levelno: Option<&'a RawValue>,
-    levelname: Option<&'a RawValue>,
-    created: Option<&'a RawValue>,
-    hostname: Option<&'a RawValue>,
-    process: Option<&'a RawValue>,
-    context: Option<&'a RawValue>,
-    scope_event: Option<&'a RawValue>,
-    scope_duration: Option<&'a RawValue>,
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for WireFields<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
-            type Value = WireFields<'a>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a map")
-            }
-            fn visit_map<M: serde::de::MapAccess<'de>>(
-                self,
-                mut m: M,
-            ) -> Result<Self::Value, M::Error> {
-                let mut w = WireFields::default();
-                while let Some(key) = m.next_key::<std::borrow::Cow<'de, str>>()? {
-                    let slot = match key.as_ref() {
-                        "name" => &mut w.name,
-                        "msg" => &mut w.msg,
-                        "message" => &mut w.message,
-                        "levelno" => &mut w.levelno,
-                        "levelname" => &mut w.levelname,
-                        "created" => &mut w.created,
-                        "hostname" => &mut w.hostname,
-                        "process" => &mut w.process,
-                        "context" => &mut w.context,
-                        "scope_event" => &mut w.scope_event,
-                        "scope_duration" => &mut w.scope_duration,
-                        _ => {
-                            m.next_value::<serde::de::IgnoredAny>()?;
-                            continue;
-                        }
-                    };
-                    *slot = Some(m.next_value()?);
-                }
-                Ok(w)
-            }
-        }
-        d.deserialize_map(Visit(std::marker::PhantomData))
-    }
-}
-
-#[derive(Deserialize)]
-struct ContextKey<'a> {
-    #[serde(borrow)]
-    key: Option<&'a RawValue>,
 }
 
 fn decode_json(topic: Topic, body: &[u8], limits: &Limits) -> Result<Record, DecodeError> {
@@ -180,18 +122,18 @@ fn from_json_text(
     limits: &Limits,
 ) -> Result<Record, DecodeError> {
     let text: &str = &body;
-    match text.trim_start().as_bytes().first() {
-        Some(b'{') => {}
-        Some(b'[') => return Err(DecodeError::NotAMap("a list")),
-        Some(b'"') => return Err(DecodeError::NotAMap("a string")),
-        Some(b'0'..=b'9' | b'-') => return Err(DecodeError::NotAMap("a number")),
-        Some(b't' | b'f') => return Err(DecodeError::NotAMap("a boolean")),
-        Some(b'n') => return Err(DecodeError::NotAMap("null")),
-        _ => return Err(DecodeError::InvalidJson("empty or not JSON".into())),
-    }
-    check_json_depth(text.as_bytes(), limits.max_depth)?;
-    let wire: WireFields<'_> = serde_json::from_str(text).map_err(json_error)?;
+    let wire = match scan::scan(text, limits.max_depth) {
+        Ok(fields) => fields,
+        Err(scan::Unsure) => fields::by_serde(text, limits.max_depth)?,
+    };
+    let mut record = to_record(topic, &wire);
+    // JSON bodies are kept verbatim; a pickle's is its JSON text.
+    record.body = body.into_owned();
+    Ok(record)
+}
 
+/// The record the fields describe, its `body` still empty.
+fn to_record(topic: Topic, wire: &Fields<'_>) -> Record {
     let levelno = wire.levelno.and_then(raw_i64);
     let levelname = wire.levelname.and_then(raw_string);
     let (levelno, levelname) = level_pair(levelno, levelname);
@@ -200,20 +142,9 @@ fn from_json_text(
         .and_then(raw_string)
         .or_else(|| wire.msg.map(raw_text))
         .unwrap_or_default();
-    let (key, key_error) = match wire.context {
-        Some(ctx) if ctx.get().starts_with('{') => {
-            match serde_json::from_str::<ContextKey<'_>>(ctx.get()) {
-                Ok(ContextKey { key: Some(k) }) => parse_key(raw_string(k).as_deref()),
-                _ => (None, None),
-            }
-        }
-        _ => (None, None),
-    };
-    let event = scope_event(
-        wire.scope_event.and_then(raw_string).as_deref(),
-        key.as_ref(),
-    );
-    let mut record = Record {
+    let (key, key_error) = parse_key(wire.context_key.and_then(raw_string).as_deref());
+    let event = scope_event(wire.scope_event, key.as_ref());
+    Record {
         topic,
         body: String::new(),
         created: wire.created.and_then(raw_f64),
@@ -227,72 +158,7 @@ fn from_json_text(
         key_error,
         event,
         duration: wire.scope_duration.and_then(raw_f64),
-    };
-    // JSON bodies are kept verbatim; a pickle's is its JSON text.
-    record.body = body.into_owned();
-    Ok(record)
-}
-
-/// serde_json stops at its own recursion limit, but only for values it
-/// builds; this scan holds skipped values (and our own limit) to the same
-/// bound without recursing.
-fn check_json_depth(bytes: &[u8], limit: usize) -> Result<(), DecodeError> {
-    // Depth cannot pass the number of openers. Counting them is a tight
-    // loop the compiler vectorises; the scan below cost a fifth of the
-    // intake's time (bench/ingest), and typical records have a handful.
-    let openers = bytes.iter().filter(|&&b| b == b'{' || b == b'[').count();
-    if openers <= limit {
-        return Ok(());
     }
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &b in bytes {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'{' | b'[' => {
-                depth += 1;
-                if depth > limit {
-                    return Err(DecodeError::TooDeep { limit });
-                }
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-fn json_error(e: serde_json::Error) -> DecodeError {
-    DecodeError::InvalidJson(e.to_string())
-}
-
-fn raw_string(raw: &RawValue) -> Option<String> {
-    serde_json::from_str::<String>(raw.get()).ok()
-}
-
-/// A field as text whatever its JSON type: strings unquoted, others as JSON.
-fn raw_text(raw: &RawValue) -> String {
-    raw_string(raw).unwrap_or_else(|| raw.get().to_owned())
-}
-
-fn raw_i64(raw: &RawValue) -> Option<i64> {
-    let text = raw.get();
-    text.parse::<i64>()
-        .ok()
-        .or_else(|| text.parse::<f64>().ok().map(|f| f as i64))
-}
-
-fn raw_f64(raw: &RawValue) -> Option<f64> {
-    raw.get().parse::<f64>().ok()
 }
 
 fn parse_key(text: Option<&str>) -> (Option<Key>, Option<KeyError>) {
@@ -303,12 +169,16 @@ fn parse_key(text: Option<&str>) -> (Option<Key>, Option<KeyError>) {
     }
 }
 
+/// A record that carries `scope_event` (any value, `null` included) is the
+/// event it names, or none; only a record without the field, as the
+/// tutorial's client sends, is taken as opening its scope by `seq` 0. So a
+/// record that lands on seq 0 because the opening record was filtered out
+/// is not mistaken for the opening.
 fn scope_event(marker: Option<&str>, key: Option<&Key>) -> Option<ScopeEvent> {
-    key?;
-    match marker.and_then(ScopeEvent::parse) {
-        Some(e) => Some(e),
-        None if key.is_some_and(|k| k.seq == 0) => Some(ScopeEvent::Open),
-        None => None,
+    let key = key?;
+    match marker {
+        Some(raw) => raw_string(raw).as_deref().and_then(ScopeEvent::parse),
+        None => (key.seq == 0).then_some(ScopeEvent::Open),
     }
 }
 
@@ -346,5 +216,9 @@ pub fn level_number(name: &str) -> Option<i64> {
     })
 }
 
+#[cfg(test)]
+mod bench;
+#[cfg(test)]
+mod differential;
 #[cfg(test)]
 mod tests;

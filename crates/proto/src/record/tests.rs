@@ -4,11 +4,11 @@ use serde_json::Value;
 
 const U: &str = "e252a11f-d33d-483d-ba08-bc8f642b2f10";
 
-fn plj() -> Topic {
+pub(super) fn plj() -> Topic {
     Topic::new(System::Production, Kind::Log, Encoding::Json)
 }
 
-fn tutorial_body(key: &str, message: &str) -> String {
+pub(super) fn tutorial_body(key: &str, message: &str) -> String {
     format!(
         r#"{{"context": {{"key": "{key}", "user": "leo"}}, "filename": "example.py",
         "funcName": "main", "stack_info": null, "args": null, "process": 6156,
@@ -161,4 +161,30 @@ fn a_repeated_field_is_legal_json_and_the_last_one_wins() {
     )
     .expect("duplicates are legal JSON");
     assert_eq!(r.levelno, 40);
+}
+
+fn event_of(scope_event: Option<&str>, seq: u64) -> Option<ScopeEvent> {
+    let marker = scope_event.map_or(String::new(), |e| format!(r#""scope_event": {e}, "#));
+    let body = format!(
+        r#"{{{marker}"levelno": 30, "message": "disk almost full", "context": {{"key": "{seq}@{U}"}}}}"#
+    );
+    decode(plj(), body.as_bytes(), &Limits::default())
+        .expect("decodes")
+        .event
+}
+
+#[test]
+fn a_record_that_carries_scope_event_is_never_taken_for_an_opening_by_its_seq() {
+    for marker in ["null", r#""warning""#, "5", r#""OPEN""#, "{}"] {
+        assert_eq!(event_of(Some(marker), 0), None, "scope_event {marker}");
+    }
+    assert_eq!(event_of(Some(r#""close""#), 0), Some(ScopeEvent::Close));
+    assert_eq!(event_of(Some(r#""fail""#), 0), Some(ScopeEvent::Fail));
+}
+
+#[test]
+fn only_a_record_without_scope_event_opens_its_scope_by_seq_0() {
+    assert_eq!(event_of(None, 0), Some(ScopeEvent::Open));
+    assert_eq!(event_of(None, 1), None);
+    assert_eq!(event_of(Some(r#""open""#), 3), Some(ScopeEvent::Open));
 }
