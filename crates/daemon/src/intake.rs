@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
-use distlog_proto::{decode, DecodeError, Encoding, Limits, Topic};
+use distlog_proto::{decode, decode_heartbeat, DecodeError, Encoding, Kind, Limits, Topic};
 
 use crate::pipeline::{Pipeline, Routed, Switch};
 use crate::stats::Stats;
@@ -98,7 +98,23 @@ impl Intake {
                 self.stats.reject(&err, "");
                 continue;
             }
-            let decoded = Topic::parse(&topic).and_then(|t| decode(t, &body, &self.limits));
+            let topic = match Topic::parse(&topic) {
+                Ok(t) => t,
+                Err(err) => {
+                    self.stats.reject(&err, "");
+                    continue;
+                }
+            };
+            let current = self.switch.generation();
+            if current != generation {
+                generation = current;
+                pipeline = self.switch.current();
+            }
+            if topic.kind == Kind::Heartbeat {
+                self.heartbeat(&body, &pipeline);
+                continue;
+            }
+            let decoded = decode(topic, &body, &self.limits);
             match decoded {
                 Ok(record) => {
                     if record.key_error.is_some() {
@@ -110,15 +126,25 @@ impl Intake {
                     let original =
                         (record.topic.encoding == Encoding::Pickle).then(|| body.to_vec());
                     let routed = Arc::new(Routed::new(record, original, now()));
-                    let current = self.switch.generation();
-                    if current != generation {
-                        generation = current;
-                        pipeline = self.switch.current();
-                    }
                     pipeline.route(&routed);
                 }
                 Err(err) => self.stats.reject(&err, ""),
             }
+        }
+    }
+
+    /// A heartbeat: its process is alive, so its open scopes stay running.
+    /// Not a record: it goes to no sink, only to the stores' process table.
+    fn heartbeat(&self, body: &[u8], pipeline: &Pipeline) {
+        match decode_heartbeat(body, &self.limits) {
+            Ok(beat) => {
+                self.stats.heartbeats.fetch_add(1, Relaxed);
+                let at = now();
+                for store in pipeline.sinks.iter().filter_map(|s| s.store()) {
+                    store.heartbeat(&beat.hostname, beat.process, at);
+                }
+            }
+            Err(err) => self.stats.reject(&err, ""),
         }
     }
 

@@ -16,6 +16,8 @@ pub struct Stats {
     pub decoded: AtomicU64,
     rejected: [AtomicU64; DecodeError::REASONS.len()],
     pub key_errors: AtomicU64,
+    /// Heartbeats from clients with open scopes (not records).
+    pub heartbeats: AtomicU64,
     last_reject_log: Mutex<[Option<Instant>; DecodeError::REASONS.len()]>,
     suppressed: [AtomicU64; DecodeError::REASONS.len()],
 }
@@ -28,6 +30,7 @@ impl Default for Stats {
             decoded: AtomicU64::new(0),
             rejected: Default::default(),
             key_errors: AtomicU64::new(0),
+            heartbeats: AtomicU64::new(0),
             last_reject_log: Mutex::new([None; DecodeError::REASONS.len()]),
             suppressed: Default::default(),
         }
@@ -78,6 +81,7 @@ impl Stats {
             "decoded": self.decoded.load(Relaxed),
             "rejected": rejected,
             "key_errors": self.key_errors.load(Relaxed),
+            "heartbeats": self.heartbeats.load(Relaxed),
         })
     }
 }

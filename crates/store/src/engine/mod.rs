@@ -396,3 +396,6 @@ impl Inner {
         self.dir.join(open::SEGMENTS)
     }
 }
+
+#[cfg(test)]
+mod tests;
