@@ -29,6 +29,9 @@ mod schema;
 mod tree;
 mod writer;
 
+pub mod segment;
+pub mod tokens;
+
 pub use error::StoreError;
 pub use model::{RecordFilter, RecordRow, Status, TaskFilter, TaskRow};
 pub use query::Reader;
