@@ -4,7 +4,7 @@
 //! The hashes are written to disk, so they must never change: XXH3-64 (whose
 //! output the xxHash spec fixes since 0.8) with fixed seeds, one seed per
 //! domain so that the word `key`, the prefix `key` and a field value `key`
-//! never collide by construction. `hashes_are_pinned` guards the values.
+//! never collide by construction. `hashes_are_pinned_because_they_live_on_disk` guards the values.
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -144,7 +144,7 @@ pub fn matches(text: &str, terms: &[Term]) -> bool {
     terms.iter().all(|t| match t {
         Term::Word(w) => {
             let w = w.to_lowercase();
-            words.iter().any(|x| *x == w)
+            words.contains(&w)
         }
         Term::Prefix(p) => {
             let p = p.to_lowercase();
@@ -167,6 +167,8 @@ mod tests {
         term_hashes(&parse_query(q))
     }
 
+    // Values as first computed by xxhash-rust 0.8.21; a change here means
+    // every stored filter would silently miss.
     #[test]
     fn hashes_are_pinned_because_they_live_on_disk() {
         assert_eq!(word_hash("key"), PINNED_WORD_KEY);
@@ -174,9 +176,9 @@ mod tests {
         assert_eq!(field_token("host", "web-1"), PINNED_FIELD_HOST);
     }
 
-    const PINNED_WORD_KEY: u64 = 0;
-    const PINNED_PREFIX_KEY: u64 = 0;
-    const PINNED_FIELD_HOST: u64 = 0;
+    const PINNED_WORD_KEY: u64 = 13_003_953_179_085_492_006;
+    const PINNED_PREFIX_KEY: u64 = 9_453_476_014_058_788_065;
+    const PINNED_FIELD_HOST: u64 = 10_866_564_150_366_458_058;
 
     #[test]
     fn tokenize_lowercases_words_and_splits_on_punctuation() {

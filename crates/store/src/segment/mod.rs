@@ -21,15 +21,19 @@
 //! assert_eq!(block.records().next().unwrap().payload, b"{}");
 //! ```
 
+mod block;
 mod filter;
 mod format;
 mod read;
+mod recover;
 mod write;
 
 #[cfg(test)]
 mod tests;
 
-pub use read::{Block, BlockRecord, Recovery, ScanReport, Segment};
+pub use block::{Block, BlockRecord};
+pub use read::{ScanReport, Segment};
+pub use recover::Recovery;
 pub use write::write_segment;
 
 use std::path::PathBuf;
@@ -112,12 +116,16 @@ impl BlockMeta {
         self.filter.heap_bytes()
     }
 
+    // Saturating: `offset` may come from a damaged footer, and a sum that
+    // overflows must fail the bounds check, not panic.
     fn data_offset(&self) -> u64 {
-        self.offset + format::FRAME_LEN as u64 + u64::from(self.meta_len)
+        self.offset
+            .saturating_add(format::FRAME_LEN as u64)
+            .saturating_add(u64::from(self.meta_len))
     }
 
     fn end(&self) -> u64 {
-        self.data_offset() + u64::from(self.data_len)
+        self.data_offset().saturating_add(u64::from(self.data_len))
     }
 }
 

@@ -2,9 +2,10 @@
 //! open and kept; block data is read on demand with positioned reads, so
 //! one `Segment` serves any number of threads.
 
+use super::block::{Block, BlockRecord};
 use super::format::{
-    self, Cursor, Frame, BLOCK_MAGIC, FILE_HEADER_LEN, FOOTER_ENTRY_FIXED, FOOTER_MAGIC, FRAME_LEN,
-    META_FIXED_LEN, RECORD_HEADER_LEN, TRAILER_LEN,
+    self, Cursor, Frame, FILE_HEADER_LEN, FOOTER_ENTRY_FIXED, FOOTER_MAGIC, META_FIXED_LEN,
+    TRAILER_LEN,
 };
 use super::{BlockMeta, SegmentError, SegmentInfo};
 use std::fs::File;
@@ -18,16 +19,6 @@ pub struct Segment {
     file: File,
     info: SegmentInfo,
     blocks: Vec<BlockMeta>,
-}
-
-/// What [`Segment::recover`] found.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Recovery {
-    /// The footer was sound: nothing needed rebuilding.
-    pub footer_intact: bool,
-    /// Byte ranges that belong to no intact block: damage, a torn tail, or
-    /// a footer that could not be used.
-    pub skipped: Vec<Range<u64>>,
 }
 
 /// What [`Segment::for_each_record`] saw.
@@ -66,53 +57,7 @@ impl Segment {
         Ok(Segment::new(path, file, len, blocks))
     }
 
-    /// Opens `path` like [`Segment::open`], or, when its footer is missing
-    /// or damaged, rebuilds the block list by scanning the blocks' own
-    /// frames, keeping every block whose frame and data checksums hold.
-    /// Read-only: rewrite the records to get a sound file again.
-    pub fn recover(path: &Path) -> Result<(Segment, Recovery), SegmentError> {
-        match Segment::open(path) {
-            Ok(seg) => {
-                return Ok((
-                    seg,
-                    Recovery {
-                        footer_intact: true,
-                        skipped: Vec::new(),
-                    },
-                ))
-            }
-            Err(SegmentError::Corrupt { .. }) => {}
-            Err(e) => return Err(e),
-        }
-        let (file, len) = open_file(path)?;
-        check_header(path, &file, len)?;
-        let mut blocks: Vec<BlockMeta> = Vec::new();
-        let mut skipped: Vec<Range<u64>> = Vec::new();
-        let mut pos = FILE_HEADER_LEN as u64;
-        while pos < len {
-            match scan_block(path, &file, pos, len)? {
-                Some(m) if blocks.last().is_none_or(|p| p.max_task <= m.min_task) => {
-                    pos = m.end();
-                    blocks.push(m);
-                }
-                _ => {
-                    let next = find_magic(path, &file, pos + 1, len)?.unwrap_or(len);
-                    match skipped.last_mut() {
-                        Some(r) if r.end == pos => r.end = next,
-                        _ => skipped.push(pos..next),
-                    }
-                    pos = next;
-                }
-            }
-        }
-        let recovery = Recovery {
-            footer_intact: false,
-            skipped,
-        };
-        Ok((Segment::new(path, file, len, blocks), recovery))
-    }
-
-    fn new(path: &Path, file: File, len: u64, blocks: Vec<BlockMeta>) -> Segment {
+    pub(super) fn new(path: &Path, file: File, len: u64, blocks: Vec<BlockMeta>) -> Segment {
         Segment {
             path: path.to_path_buf(),
             file,
@@ -188,115 +133,6 @@ impl Segment {
     }
 }
 
-/// A decompressed block.
-#[derive(Debug, Clone)]
-pub struct Block {
-    raw: Vec<u8>,
-    count: usize,
-    payloads_start: usize,
-}
-
-/// One record of a [`Block`].
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BlockRecord<'a> {
-    pub id: u64,
-    pub task: u64,
-    pub created: f64,
-    pub levelno: i64,
-    pub payload: &'a [u8],
-}
-
-impl Block {
-    /// Checks the record headers once so that reading them later cannot fail.
-    fn parse(raw: Vec<u8>, m: &BlockMeta) -> Result<Block, String> {
-        if raw.len() != m.raw_len as usize {
-            return Err(format!(
-                "block decompressed to {} bytes, not {}",
-                raw.len(),
-                m.raw_len
-            ));
-        }
-        let mut c = Cursor::new(&raw);
-        let count = c.u32()?;
-        if count != m.count {
-            return Err(format!(
-                "block holds {count} records, its metadata says {}",
-                m.count
-            ));
-        }
-        let payloads_start = 4 + count as usize * RECORD_HEADER_LEN;
-        let payloads_len = raw
-            .len()
-            .checked_sub(payloads_start)
-            .ok_or("block too short for its record headers")?;
-        let mut prev = 0u32;
-        for i in 0..count as usize {
-            let at = 4 + i * RECORD_HEADER_LEN + RECORD_HEADER_LEN - 4;
-            let end = u32::from_le_bytes([raw[at], raw[at + 1], raw[at + 2], raw[at + 3]]);
-            if end < prev || end as usize > payloads_len {
-                return Err(format!(
-                    "record {i} has a payload end {end} out of order or bounds"
-                ));
-            }
-            prev = end;
-        }
-        if prev as usize != payloads_len {
-            return Err(format!(
-                "{} stray bytes after the last payload",
-                payloads_len - prev as usize
-            ));
-        }
-        Ok(Block {
-            raw,
-            count: count as usize,
-            payloads_start,
-        })
-    }
-
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    /// The `i`th record, in storage order.
-    pub fn record(&self, i: usize) -> Option<BlockRecord<'_>> {
-        if i >= self.count {
-            return None;
-        }
-        let h = &self.raw[4 + i * RECORD_HEADER_LEN..4 + (i + 1) * RECORD_HEADER_LEN];
-        let word = |at: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&h[at..at + 8]);
-            b
-        };
-        let end_at = |j: usize| {
-            let at = 4 + j * RECORD_HEADER_LEN + 32;
-            u32::from_le_bytes([
-                self.raw[at],
-                self.raw[at + 1],
-                self.raw[at + 2],
-                self.raw[at + 3],
-            ]) as usize
-        };
-        let start = if i == 0 { 0 } else { end_at(i - 1) };
-        let end = end_at(i);
-        Some(BlockRecord {
-            id: u64::from_le_bytes(word(0)),
-            task: u64::from_le_bytes(word(8)),
-            created: f64::from_le_bytes(word(16)),
-            levelno: i64::from_le_bytes(word(24)),
-            payload: &self.raw[self.payloads_start + start..self.payloads_start + end],
-        })
-    }
-
-    pub fn records(&self) -> impl Iterator<Item = BlockRecord<'_>> {
-        (0..self.count).filter_map(|i| self.record(i))
-    }
-}
-
 pub(crate) fn summarize(blocks: &[BlockMeta], bytes: u64) -> SegmentInfo {
     let mut info = SegmentInfo {
         count: 0,
@@ -321,13 +157,13 @@ pub(crate) fn summarize(blocks: &[BlockMeta], bytes: u64) -> SegmentInfo {
     info
 }
 
-fn open_file(path: &Path) -> Result<(File, u64), SegmentError> {
+pub(super) fn open_file(path: &Path) -> Result<(File, u64), SegmentError> {
     let file = File::open(path).map_err(SegmentError::io(path))?;
     let len = file.metadata().map_err(SegmentError::io(path))?.len();
     Ok((file, len))
 }
 
-fn check_header(path: &Path, file: &File, len: u64) -> Result<(), SegmentError> {
+pub(super) fn check_header(path: &Path, file: &File, len: u64) -> Result<(), SegmentError> {
     if len < FILE_HEADER_LEN as u64 {
         return Err(SegmentError::corrupt(
             path,
@@ -388,61 +224,14 @@ fn parse_footer(footer: &[u8], footer_offset: u64) -> Result<Vec<BlockMeta>, Str
     Ok(blocks)
 }
 
-/// The block whose frame starts at `pos`, if its frame and data are intact.
-fn scan_block(
-    path: &Path,
-    file: &File,
-    pos: u64,
-    len: u64,
-) -> Result<Option<BlockMeta>, SegmentError> {
-    if len - pos < FRAME_LEN as u64 {
-        return Ok(None);
-    }
-    let head = read_at(path, file, pos, FRAME_LEN)?;
-    if head[..4] != BLOCK_MAGIC {
-        return Ok(None);
-    }
-    let Ok(frame) = Frame::read_tail(&mut Cursor::new(&head[4..])) else {
-        return Ok(None);
-    };
-    let meta_at = pos + FRAME_LEN as u64;
-    let data_at = meta_at + u64::from(frame.meta_len);
-    if data_at + u64::from(frame.data_len) > len {
-        return Ok(None);
-    }
-    let meta = read_at(path, file, meta_at, frame.meta_len as usize)?;
-    let Ok(m) = frame.decode_meta(pos, &meta) else {
-        return Ok(None);
-    };
-    let data = read_at(path, file, data_at, frame.data_len as usize)?;
-    Ok((crc32fast::hash(&data) == m.data_crc).then_some(m))
-}
-
-/// The next offset at or after `from` where a block magic starts.
-fn find_magic(path: &Path, file: &File, from: u64, len: u64) -> Result<Option<u64>, SegmentError> {
-    const CHUNK: u64 = 64 << 10;
-    let mut at = from;
-    while at + BLOCK_MAGIC.len() as u64 <= len {
-        let n = CHUNK.min(len - at);
-        let buf = read_at(path, file, at, n as usize)?;
-        if let Some(i) = buf
-            .windows(BLOCK_MAGIC.len())
-            .position(|w| w == BLOCK_MAGIC)
-        {
-            return Ok(Some(at + i as u64));
-        }
-        if at + n >= len {
-            break;
-        }
-        // Overlap so that a magic across the chunk boundary is seen.
-        at += n - (BLOCK_MAGIC.len() as u64 - 1);
-    }
-    Ok(None)
-}
-
 /// Reads exactly `n` bytes at `offset`; callers check `offset + n` against
 /// the file size first, so `n` is never more than the file holds.
-fn read_at(path: &Path, file: &File, offset: u64, n: usize) -> Result<Vec<u8>, SegmentError> {
+pub(super) fn read_at(
+    path: &Path,
+    file: &File,
+    offset: u64,
+    n: usize,
+) -> Result<Vec<u8>, SegmentError> {
     let mut buf = vec![0; n];
     read_exact_at(file, &mut buf, offset).map_err(SegmentError::io(path))?;
     Ok(buf)

@@ -3,6 +3,9 @@ use super::*;
 use crate::tokens::tokenize;
 use std::path::Path;
 
+mod damage;
+mod throughput;
+
 /// splitmix64: deterministic test data without a dependency.
 struct Rng(u64);
 
@@ -196,7 +199,7 @@ fn block_metadata_describes_its_records() {
 }
 
 #[test]
-fn task_blocks_finds_exactly_the_blocks_that_hold_a_task() {
+fn task_blocks_finds_exactly_the_blocks_that_hold_a_present_task() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("a.seg");
     let recs = records(3000, 4);
@@ -214,8 +217,18 @@ fn task_blocks_finds_exactly_the_blocks_that_hold_a_task() {
             })
             .collect();
         let got: Vec<usize> = seg.task_blocks(task).collect();
-        assert_eq!(got, want, "task {task}");
-        tasks_seen += usize::from(!want.is_empty());
+        if want.is_empty() {
+            // An absent task can only fall inside one block's range, between
+            // two of its tasks; the caller's exact check then finds nothing.
+            assert!(got.len() <= 1, "task {task}: {got:?}");
+            for &i in &got {
+                let b = &seg.blocks()[i];
+                assert!(b.min_task < task && task < b.max_task, "task {task}");
+            }
+        } else {
+            assert_eq!(got, want, "task {task}");
+            tasks_seen += 1;
+        }
     }
     assert!(tasks_seen > 100, "{tasks_seen} tasks");
 }
@@ -333,257 +346,8 @@ fn writing_replaces_an_existing_segment_whole() {
     );
 }
 
-/// Flips one byte inside block `block`'s compressed data.
-fn flip_data_byte(path: &Path, seg: &Segment, block: usize) {
-    let b = &seg.blocks()[block];
-    let at = b.end() - u64::from(b.data_len) / 2 - 1;
-    flip(path, at);
-}
-
-fn flip(path: &Path, at: u64) {
-    let mut bytes = std::fs::read(path).expect("read");
-    bytes[at as usize] ^= 0x40;
-    std::fs::write(path, bytes).expect("write");
-}
-
-#[test]
-fn a_flipped_byte_in_one_block_corrupts_that_block_only() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("a.seg");
-    let recs = records(1000, 11);
-    write(&path, &recs);
-    let n = Segment::open(&path).expect("open").blocks().len();
-    flip_data_byte(&path, &Segment::open(&path).expect("open"), 2);
-    let seg = Segment::open(&path).expect("the footer is intact");
-    for i in 0..n {
-        let r = seg.read_block(i);
-        if i == 2 {
-            assert!(
-                matches!(r, Err(SegmentError::Corrupt { block: Some(2), .. })),
-                "{r:?}"
-            );
-        } else {
-            assert!(r.is_ok(), "block {i}: {r:?}");
-        }
-    }
-    let mut count = 0;
-    let report = seg.for_each_record(|_| count += 1);
-    assert_eq!(report.errors.len(), 1);
-    assert_eq!(count, 1000 - seg.blocks()[2].count as u64);
-    assert_eq!(report.records, count);
-}
-
-#[test]
-fn a_damaged_footer_fails_open_and_recover_keeps_every_block() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("a.seg");
-    let recs = records(1000, 12);
-    write(&path, &recs);
-    let footer_at = {
-        let seg = Segment::open(&path).expect("open");
-        seg.blocks().last().expect("blocks").end()
-    };
-    flip(&path, footer_at + 20);
-    assert!(is_corrupt(&Segment::open(&path)));
-    let (seg, recovery) = Segment::recover(&path).expect("recover");
-    assert!(!recovery.footer_intact);
-    assert_eq!(recovery.skipped.len(), 1);
-    assert_eq!(recovery.skipped[0].start, footer_at);
-    assert_eq!(all_records(&seg), expected(&recs));
-}
-
-#[test]
-fn a_damaged_block_frame_is_skipped_by_recover_and_the_rest_kept() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("a.seg");
-    let recs = records(1000, 13);
-    write(&path, &recs);
-    let seg = Segment::open(&path).expect("open");
-    let lost = seg.blocks()[3].clone();
-    let footer_at = seg.blocks().last().expect("blocks").end();
-    drop(seg);
-    flip(&path, lost.offset + 30); // inside its metadata
-    flip(&path, footer_at + 2); // and spoil the footer
-    let (seg, recovery) = Segment::recover(&path).expect("recover");
-    assert_eq!(recovery.skipped[0], lost.offset..lost.end());
-    let want: Vec<_> = expected(&recs)
-        .into_iter()
-        .filter(|r| r.0 < lost.min_id || r.0 > lost.max_id)
-        .collect();
-    assert_eq!(all_records(&seg), want);
-}
-
-#[test]
-fn a_torn_tail_fails_open_and_recover_keeps_every_block_before_the_cut() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("a.seg");
-    let recs = records(600, 14);
-    write(&path, &recs);
-    let whole = std::fs::read(&path).expect("read");
-    let blocks = Segment::open(&path).expect("open").blocks().to_vec();
-    let footer_at = blocks.last().expect("blocks").end();
-    let mut cuts: Vec<u64> = vec![17, 30, footer_at, footer_at + 3, whole.len() as u64 - 1];
-    for b in blocks.iter().take(6) {
-        cuts.extend([b.offset, b.offset + 5, b.offset + 40, b.end() - 1, b.end()]);
-    }
-    for cut in cuts {
-        std::fs::write(&path, &whole[..cut as usize]).expect("cut");
-        assert!(is_corrupt(&Segment::open(&path)), "cut at {cut}");
-        let (seg, recovery) = Segment::recover(&path).expect("recover");
-        let kept = blocks.iter().filter(|b| b.end() <= cut).count();
-        assert_eq!(seg.blocks().len(), kept, "cut at {cut}");
-        let n: usize = blocks[..kept].iter().map(|b| b.count as usize).sum();
-        assert_eq!(all_records(&seg), expected(&recs[..n]), "cut at {cut}");
-        let tail_start = blocks.get(kept).map_or(footer_at, |b| b.offset);
-        if cut > tail_start {
-            assert_eq!(recovery.skipped, vec![tail_start..cut], "cut at {cut}");
-        }
-    }
-}
-
-#[test]
-fn garbage_short_and_empty_files_are_refused_as_corrupt() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("a.seg");
-    let mut rng = Rng(15);
-    let garbage: Vec<u8> = (0..100_000).map(|_| rng.next() as u8).collect();
-    for bytes in [&b""[..], b"DLSEG", &garbage, &format::FILE_MAGIC] {
-        std::fs::write(&path, bytes).expect("write");
-        assert!(is_corrupt(&Segment::open(&path)), "{} bytes", bytes.len());
-        assert!(
-            is_corrupt(&Segment::recover(&path)),
-            "{} bytes",
-            bytes.len()
-        );
-    }
-    // A sound header over garbage opens as nothing under recover.
-    let mut bytes = format::file_header().to_vec();
-    bytes.extend_from_slice(&garbage);
-    std::fs::write(&path, &bytes).expect("write");
-    assert!(is_corrupt(&Segment::open(&path)));
-    let (seg, recovery) = Segment::recover(&path).expect("recover");
-    assert_eq!(seg.blocks().len(), 0);
-    assert_eq!(recovery.skipped, vec![16..bytes.len() as u64]);
-    assert!(matches!(
-        Segment::open(dir.path()),
-        Err(SegmentError::Io { .. } | SegmentError::Corrupt { .. })
-    ));
-}
-
-#[test]
-fn a_newer_format_version_is_named_not_called_corrupt() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("a.seg");
-    write(&path, &records(10, 16));
-    let mut bytes = std::fs::read(&path).expect("read");
-    bytes[8] = 9;
-    std::fs::write(&path, &bytes).expect("write");
-    let r = Segment::open(&path);
-    assert!(
-        matches!(r, Err(SegmentError::UnsupportedVersion { version: 9, .. })),
-        "{r:?}"
-    );
-}
-
-#[test]
-fn no_single_flipped_byte_makes_a_reader_panic() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("a.seg");
-    write_segment(
-        &path,
-        items(&records(40, 17)),
-        &SegmentOptions {
-            block_bytes: 2048,
-            zstd_level: 1,
-        },
-    )
-    .expect("write");
-    let whole = std::fs::read(&path).expect("read");
-    let mut rng = Rng(18);
-    for _ in 0..400 {
-        let mut bytes = whole.clone();
-        let at = rng.below(bytes.len() as u64) as usize;
-        bytes[at] ^= 1 << rng.below(8);
-        std::fs::write(&path, &bytes).expect("write");
-        for seg in [
-            Segment::open(&path).ok(),
-            Segment::recover(&path).ok().map(|r| r.0),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let _ = seg.for_each_record(|_| ());
-        }
-    }
-}
-
 #[test]
 fn segments_can_be_shared_between_threads() {
     fn shared<T: Send + Sync>() {}
     shared::<Segment>();
-}
-
-/// `cargo test -p distlog-store --release throughput -- --ignored --nocapture`
-#[test]
-#[ignore]
-fn throughput_on_log_like_json() {
-    let mut rng = Rng(19);
-    let recs: Vec<Rec> = (0..200_000u64)
-        .map(|i| {
-            let words: Vec<&str> = (0..6 + rng.below(10))
-                .map(|_| WORDS[rng.below(WORDS.len() as u64) as usize])
-                .collect();
-            let message = words.join(" ");
-            let payload = format!(
-                r#"{{"name":"app.{}","msg":"{message}","args":null,"levelname":"INFO","levelno":20,"pathname":"/srv/app/handlers.py","filename":"handlers.py","module":"handlers","exc_info":null,"exc_text":null,"stack_info":null,"lineno":{},"funcName":"handle","created":{},"msecs":{},"thread":{},"threadName":"MainThread","processName":"MainProcess","process":{},"message":"{message}","hostname":"web-{}","context":{{"key":"{}@e252a11f-d33d-483d-ba08-bc8f642b2f10/{}","user":"u{}"}}}}"#,
-                WORDS[rng.below(5) as usize],
-                rng.below(900),
-                1.7e9 + i as f64 * 0.001,
-                rng.below(1000),
-                140_000_000 + rng.below(8),
-                4000 + rng.below(4),
-                rng.below(4),
-                i % 50,
-                i / 50,
-                rng.below(10_000),
-            );
-            let mut tokens = Vec::new();
-            tokenize(&message, &mut tokens);
-            Rec {
-                id: i,
-                task: i / 50,
-                created: 1.7e9 + i as f64 * 0.001,
-                levelno: 20,
-                payload: payload.into_bytes(),
-                tokens,
-            }
-        })
-        .collect();
-    let raw: usize = recs.iter().map(|r| r.payload.len()).sum();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("a.seg");
-    let t = std::time::Instant::now();
-    let info = write_segment(&path, items(&recs), &SegmentOptions::default()).expect("write");
-    let write_s = t.elapsed().as_secs_f64();
-    let t = std::time::Instant::now();
-    let seg = Segment::open(&path).expect("open");
-    let mut read = 0usize;
-    let report = seg.for_each_record(|r| read += r.payload.len());
-    let read_s = t.elapsed().as_secs_f64();
-    assert_eq!(read, raw);
-    assert!(report.errors.is_empty());
-    let filters: usize = seg.blocks().iter().map(|b| b.filter_bytes()).sum();
-    let mb = raw as f64 / 1e6;
-    println!(
-        "{} records, {mb:.1} MB of payload in {} blocks; file {:.1} MB (ratio {:.1}x); \
-         write {:.0} MB/s, read {:.0} MB/s; filters {:.0} KB ({:.2}% of payload)",
-        recs.len(),
-        info.blocks,
-        info.bytes as f64 / 1e6,
-        raw as f64 / info.bytes as f64,
-        mb / write_s,
-        mb / read_s,
-        filters as f64 / 1e3,
-        filters as f64 * 100.0 / raw as f64,
-    );
 }
