@@ -160,4 +160,37 @@ def test_scope_records_respect_the_logger_level() -> None:
         with distlog.task("quiet"):
             log.warning("loud")
     assert [r["message"] for r in records] == ["loud"]
-    assert records[0]["context"]["key"].startswith("0@"), "no record was spent on filtered scope records"
+    # The filtered-out opening record still owns seq 0: distlogd takes a
+    # seq-0 record for a scope's opening, and this one is a warning.
+    assert records[0]["context"]["key"].startswith("1@")
+
+
+def test_the_first_record_after_an_opening_is_seq_1_whichever_level_lets_through() -> None:
+    root = logging.getLogger()
+    for level in (logging.DEBUG, logging.WARNING, logging.CRITICAL):
+        with capture() as records:
+            root.setLevel(level)
+            with distlog.task("quiet") as job, distlog.to("inner") as inner:
+                log.critical("first")
+        first = [r for r in records if r["message"] == "first"]
+        assert [r["context"]["key"] for r in first] == [f"1@{inner.id}"], level
+        opened = [r["context"]["key"] for r in records if r.get("scope_event") == "open"]
+        assert opened == ([f"0@{job.id}", f"0@{inner.id}"] if level <= logging.INFO else [])
+
+
+def test_import_task_as_a_decorator_continues_its_slot_on_the_first_call_only() -> None:
+    with distlog.task("job") as job:
+        slot = job.get_foreign_task()
+
+    @distlog.import_task(slot, "remote")
+    def work(n: int) -> int:
+        log.info("work %d", n)
+        return n
+
+    with capture() as records:
+        assert work(1) == 1
+        with pytest.raises(RuntimeError, match=r"import_task\('.*'.*work.*once") as refused:
+            work(2)
+    assert "get_foreign_task()" in str(refused.value)
+    assert keys(records) == [f"0@{slot}", f"1@{slot}", f"2@{slot}"], "the second call ran nothing"
+    assert [r["message"] for r in records] == ["remote", "work 1", "remote"]

@@ -84,6 +84,10 @@ def test_drops_are_counted_and_reported_once_the_daemon_is_back(tmp_path: Path) 
     probe.bind("tcp://127.0.0.1:*")
     endpoint = probe.getsockopt_string(zmq.LAST_ENDPOINT)
     probe.close()  # nobody listens there now
+    # Once terminated, libzmq has closed the listening socket: before, a
+    # connection could still reach it and take records (dropped was 0 in
+    # one run of 5).
+    ctx.term()
     handler = distlog.ZmqHandler(endpoint, queue_size=10)
     logger = logging.getLogger("drops")
     logger.addHandler(handler)
@@ -102,7 +106,6 @@ def test_drops_are_counted_and_reported_once_the_daemon_is_back(tmp_path: Path) 
     finally:
         logger.removeHandler(handler)
         handler.close(linger=0)
-        ctx.term()
 
 
 def test_a_restarted_daemon_keeps_receiving(receiver: Receiver) -> None:
@@ -141,6 +144,112 @@ def test_a_forked_child_logs_through_its_own_socket(receiver: Receiver) -> None:
     assert sorted(got) == ["from child", "parent after fork", "parent before fork"]
     assert receiver.records(1, timeout=0.5) == [], "nothing sent twice"
     handler.close()
+
+
+def test_a_forked_child_neither_counts_nor_reports_the_parents_drops() -> None:
+    ctx = zmq.Context()
+    probe = ctx.socket(zmq.PULL)
+    probe.bind("tcp://127.0.0.1:*")
+    endpoint = probe.getsockopt_string(zmq.LAST_ENDPOINT)
+    probe.close()  # nobody listens there yet: the parent drops
+    # Terminating waits for libzmq to close the listening socket, which
+    # the child would otherwise inherit, keeping the port taken.
+    ctx.term()
+    handler = distlog.ZmqHandler(endpoint, queue_size=10, max_wait=0)
+    logger = logging.getLogger("forked-drops")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        for i in range(50):
+            logger.info("parent %d", i)
+        assert handler.dropped == 40
+        pid = os.fork()
+        if pid == 0:  # the child
+            code = 99
+            try:
+                code = handler.dropped
+                logger.info("from child")
+                handler.close(linger=30)
+            finally:
+                os._exit(code)
+        with Receiver(endpoint) as daemon:
+            _, status = os.waitpid(pid, 0)
+            assert os.waitstatus_to_exitcode(status) == 0, "the child's count starts at 0"
+            bodies = daemon.records(12, timeout=30) + daemon.records(1, timeout=0.5)
+    finally:
+        logger.removeHandler(handler)
+        handler.close(linger=0)
+    reports = [(b["process"], b["dropped_records"]) for b in bodies if b.get("dropped_records")]
+    assert reports == [(os.getpid(), 40)], "only the parent reports its drops"
+    assert sum(1 for b in bodies if b["message"] == "from child") == 1
+
+
+class SpySocket(zmq.Socket):  # type: ignore[type-arg]
+    """A real PUSH socket that notes which processes call it."""
+
+    def __init__(self, *a: object, **kw: object) -> None:
+        super().__init__(*a, **kw)  # type: ignore[arg-type]
+        self.__dict__["callers"] = set()
+
+    def _note(self) -> None:
+        self.__dict__["callers"].add(os.getpid())
+
+    # pyzmq's getsockopt*, setsockopt* and get_string all end in these.
+    def get(self, *a: object, **kw: object) -> object:
+        self._note()
+        return super().get(*a, **kw)  # type: ignore[arg-type]
+
+    def set(self, *a: object, **kw: object) -> None:
+        self._note()
+        super().set(*a, **kw)  # type: ignore[arg-type]
+
+    getsockopt = get
+    setsockopt = set
+
+    def send(self, *a: object, **kw: object) -> object:
+        self._note()
+        return super().send(*a, **kw)  # type: ignore[arg-type]
+
+    def close(self, *a: object, **kw: object) -> None:
+        self._note()
+        super().close(*a, **kw)  # type: ignore[arg-type]
+
+
+def test_a_forked_child_never_touches_the_parents_socket(receiver: Receiver) -> None:
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PUSH, socket_class=SpySocket)
+    sock.connect(receiver.endpoint)
+    handler = distlog.ZmqHandler(sock)
+    logger = logging.getLogger("forked-socket")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        logger.info("parent before fork")
+        assert [b["message"] for b in receiver.records(1)] == ["parent before fork"]
+        pid = os.fork()
+        if pid == 0:  # the child
+            code = 99
+            try:
+                logger.info("from child")
+                handler.close(linger=30)
+                code = 1 if os.getpid() in sock.callers else 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, "the child called the parent's socket"
+        logger.info("parent after fork")
+        got = receiver.records(2, timeout=30)
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+        sock.close()
+        ctx.term()
+    assert sorted((b["message"], b["process"] == os.getpid()) for b in got) == [
+        ("from child", False),
+        ("parent after fork", True),
+    ]
 
 
 def test_import_task_continues_a_task_in_another_process(receiver: Receiver, tmp_path: Path) -> None:

@@ -64,7 +64,9 @@ def _asctime(formatter: logging.Formatter, record: logging.LogRecord) -> str:
 
 def attach_context(record: logging.LogRecord) -> None:
     """Gives the record its scope's context and key, once: a second distlog
-    handler sees the same key."""
+    handler sees the same key. distlog's record factory has done so where
+    the record was created, unless a factory set later replaced it without
+    chaining to it."""
     if "context" not in record.__dict__:
         record.context = current_context()
 
@@ -72,11 +74,13 @@ def attach_context(record: logging.LogRecord) -> None:
 class ScopeFilter(logging.Filter):
     """Gives each record its scope (context and key) where it is logged.
 
-    A `ZmqHandler` reads the scope on the thread that handles the record,
-    which is the logging thread unless something moves records elsewhere
-    first: add this filter to that something (a `QueueHandler` feeding a
-    `QueueListener`, say), so the scope travels with the record. It lets
-    every record through."""
+    distlog's record factory attaches the scope where a record is created.
+    If a record factory installed later does not chain to it, a `ZmqHandler`
+    reads the scope on the thread that handles the record, which is the
+    logging thread unless something moves records elsewhere first: add this
+    filter to that something (a `QueueHandler` feeding a `QueueListener`,
+    say), so the scope travels with the record. It lets every record
+    through."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         attach_context(record)
@@ -133,8 +137,11 @@ class PickleFormatter(logging.Formatter):
             raise ValueError(f"pickle protocol must be 0..{pickle.HIGHEST_PROTOCOL}, not {protocol}")
         self.protocol = protocol
 
-    def format(self, record: logging.LogRecord) -> str:
-        return repr(self.encode(record))
+    def format(self, record: logging.LogRecord) -> bytes:  # type: ignore[override]
+        """The pickle itself, as the original distlog returned it:
+        `pickle.loads(formatter.format(record))` gives the body. Bytes, not
+        text: a text form of a pickle is something nobody can load."""
+        return self.encode(record)
 
     def encode(self, record: logging.LogRecord) -> bytes:
         return self.encode_body(record_body(self, record))

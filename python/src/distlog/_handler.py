@@ -31,6 +31,11 @@ class ZmqHandler(logging.Handler):
     `dropped`, and distlogd is told how many once it is reachable.
     `close()` (and interpreter exit) waits at most `linger` seconds for
     delivery.
+
+    While a scope is open in the process, the sender thread also sends a
+    heartbeat (topic `<system>HJ`) every `heartbeat_interval` seconds, so
+    distlogd can tell a long task from a dead process; 0 or None turns
+    heartbeats off.
     """
 
     def __init__(
@@ -43,6 +48,7 @@ class ZmqHandler(logging.Handler):
         linger: float = 1.0,
         hwm: int = 1000,
         max_wait: float = 1.0,
+        heartbeat_interval: Optional[float] = 5.0,
         level: int = logging.NOTSET,
     ) -> None:
         super().__init__(level)
@@ -54,10 +60,23 @@ class ZmqHandler(logging.Handler):
             raise ValueError("queue_size must be at least 1")
         if not max_wait >= 0:
             raise ValueError(f"max_wait must be 0 (never wait) or more seconds, not {max_wait!r}")
+        if heartbeat_interval is not None and (
+            isinstance(heartbeat_interval, bool) or not isinstance(heartbeat_interval, (int, float))
+        ):
+            raise TypeError(
+                f"heartbeat_interval must be seconds (a number) or None, not {heartbeat_interval!r}"
+            )
+        if heartbeat_interval is not None and not heartbeat_interval >= 0:
+            raise ValueError(
+                f"heartbeat_interval must be 0 or None (off) or more seconds, not {heartbeat_interval!r}"
+            )
         self.system = system
         self.endpoint = endpoint
         self._prefix = system.encode() + b"L"
-        self._sender = Sender(endpoint, context, system.encode(), queue_size, linger, hwm, max_wait)
+        heartbeat = float(heartbeat_interval) if heartbeat_interval else None
+        self._sender = Sender(
+            endpoint, context, system.encode(), queue_size, linger, hwm, max_wait, heartbeat
+        )
         self.formatter: Formatter = JSONFormatter()
 
     def setFormatter(self, fmt: Optional[logging.Formatter]) -> None:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import inspect
 import itertools
 import logging
+import os
 import re
 import sys
+import threading
 import time
 import uuid
 from types import TracebackType
-from typing import Any, Callable, Dict, Optional, Tuple, Type, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type, TypeVar
 
-__all__ = ["Task", "current_context", "import_task", "task", "to"]
+__all__ = ["Task", "current_context", "import_task", "open_scopes", "task", "to"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -25,18 +28,27 @@ class Scope:
     """One open scope. Counters are `itertools.count`, whose `next` is atomic
     under the GIL, so threads sharing a scope never get the same key."""
 
-    __slots__ = ("_children", "_seq", "context", "id")
+    __slots__ = ("_children", "_opening", "_seq", "context", "id")
 
     def __init__(self, scope_id: str, context: Dict[str, Any]) -> None:
         self.id = scope_id
         self.context = context
-        self._seq = itertools.count()
+        # Seq 0 belongs to the opening record, sent or not: the daemon takes
+        # a record with seq 0 for the scope's opening.
+        self._opening = True
+        self._seq = itertools.count(1)
         self._children = itertools.count(1)
 
     def record_context(self) -> Dict[str, Any]:
         """The `context` of the scope's next record: its fields plus `key`."""
         ctx = dict(self.context)
-        ctx["key"] = f"{next(self._seq)}@{self.id}"
+        if self._opening:
+            # Only the entering thread sees the scope until `__enter__` has
+            # sent the opening record and cleared this flag: no race.
+            self._opening = False
+            ctx["key"] = f"0@{self.id}"
+        else:
+            ctx["key"] = f"{next(self._seq)}@{self.id}"
         return ctx
 
     def next_child(self) -> str:
@@ -50,6 +62,116 @@ def current_context() -> Optional[Dict[str, Any]]:
     """The `context` for a record logged now: None outside any scope."""
     scope = _current.get()
     return None if scope is None else scope.record_context()
+
+
+def _install_record_factory() -> None:
+    """Every record gets `context` where it is created, so any handler or
+    formatter (a StreamHandler's `%(context)s`, on any logger, before or
+    after a distlog handler) finds it. Chains the factory in place, as
+    OpenTelemetry's logging instrumentation does."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "_distlog", False):
+        return  # distlog imported twice (a reload): one key per record
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if "context" not in record.__dict__:
+            record.context = current_context()
+        return record
+
+    factory._distlog = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
+_install_record_factory()
+
+
+# Open scopes per thread, for heartbeats. A lock rather than a counter per
+# thread: entering and leaving a scope is rare next to logging, and a scope
+# may be left on another thread than it was entered on.
+_open_lock = threading.Lock()
+_open_by_thread: Dict[int, int] = {}
+_open_total = 0
+# When the process last went from no open scope to one (monotonic).
+_busy_since = 0.0
+# Called (outside the lock) when the process goes from no open scope to one:
+# the handlers' senders start their thread so heartbeats go out even if no
+# record is logged.
+on_first_open: List[Callable[[], None]] = []
+
+
+def open_scopes() -> Tuple[int, float]:
+    """How many scopes are open in the process, and since when (monotonic)
+    at least one has been."""
+    return _open_total, _busy_since
+
+
+def _opened(thread: int) -> None:
+    global _open_total, _busy_since
+    with _open_lock:
+        _open_by_thread[thread] = _open_by_thread.get(thread, 0) + 1
+        _open_total += 1
+        first = _open_total == 1
+        if first:
+            _busy_since = time.monotonic()
+    if first:
+        for hook in on_first_open:
+            # A heartbeat must not break the program's scope.
+            with contextlib.suppress(Exception):
+                hook()
+
+
+def _closed(thread: int) -> None:
+    global _open_total
+    with _open_lock:
+        n = _open_by_thread.get(thread, 0) - 1
+        if n > 0:
+            _open_by_thread[thread] = n
+        else:
+            _open_by_thread.pop(thread, None)
+        _open_total = sum(_open_by_thread.values())
+
+
+def _open_scopes_after_fork() -> None:
+    # Only the forking thread lives on in the child, with its scopes; the
+    # other threads' scopes will never close here. The lock may have been
+    # held by one of them at the fork.
+    global _open_lock, _open_by_thread, _open_total
+    _open_lock = threading.Lock()
+    me = threading.get_ident()
+    mine = _open_by_thread.get(me, 0)
+    _open_by_thread = {me: mine} if mine else {}
+    _open_total = mine
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_open_scopes_after_fork)
+
+
+_SCALAR_TYPES = frozenset((type(None), bool, int, float, str, bytes))
+
+
+def _snapshot(value: Any, depth: int = 0) -> Any:
+    """A copy of the containers in a context value, so a change the program
+    makes after the call does not reach records encoded later on the sender
+    thread. Other objects are shared: they are sent as text."""
+    if type(value) in _SCALAR_TYPES or depth > 50:
+        return value
+    if isinstance(value, dict):
+        return {k: _snapshot(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_snapshot(v, depth + 1) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_snapshot(v, depth + 1) for v in value)
+    if isinstance(value, (set, frozenset)):
+        return frozenset(value) if isinstance(value, frozenset) else set(value)
+    if isinstance(value, bytearray):
+        return bytes(value)
+    return value
+
+
+def _snapshot_context(context: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: _snapshot(v) for k, v in context.items()}
 
 
 # The logger scope records go to, as in the tutorial (`"name": "root"`).
@@ -71,7 +193,7 @@ class Task:
     ) -> None:
         self._msg = msg
         self._args = args
-        self._context = context
+        self._context = _snapshot_context(context)
         self._root = root
         self._import_id = scope_id
         self._scope: Optional[Scope] = None
@@ -79,6 +201,7 @@ class Task:
         self._success: Optional[Tuple[str, Tuple[Any, ...]]] = None
         self._started = 0.0
         self._caller: Optional[Tuple[str, int, str]] = None
+        self._thread = 0
 
     @property
     def id(self) -> str:
@@ -93,6 +216,7 @@ class Task:
 
     def bind(self, **context: Any) -> None:
         """Adds fields to the context of this scope's later records."""
+        context = _snapshot_context(context)
         if self._scope is None:
             self._context.update(context)
         else:
@@ -115,12 +239,18 @@ class Task:
             scope_id = str(uuid.uuid4())
         else:
             scope_id = parent.next_child()
-        self._scope = Scope(scope_id, dict(self._context))
-        self._token = _current.set(self._scope)
+        scope = self._scope = Scope(scope_id, dict(self._context))
+        self._token = _current.set(scope)
         self._started = time.monotonic()
+        self._thread = threading.get_ident()
+        _opened(self._thread)
         caller = self._caller or _caller_of(sys._getframe(1))
         self._caller = caller
-        _emit(logging.INFO, self._msg, self._args, caller, {"scope_event": "open"})
+        try:
+            _emit(logging.INFO, self._msg, self._args, caller, {"scope_event": "open"})
+        finally:
+            # Seq 0 stays the opening record's even when it was filtered out.
+            scope._opening = False
         return self
 
     def __exit__(
@@ -131,6 +261,9 @@ class Task:
     ) -> None:
         duration = time.monotonic() - self._started
         caller = self._caller or _caller_of(sys._getframe(1))
+        # Before the closing record is queued, so no heartbeat counting this
+        # scope follows it.
+        _closed(self._thread)
         try:
             if exc_type is None:
                 msg, args = self._success or (self._msg, self._args)
@@ -147,8 +280,18 @@ class Task:
     def __call__(self, func: F) -> F:
         """As a decorator: every call of `func` runs in a new scope like this one."""
         where = (func.__code__.co_filename, func.__code__.co_firstlineno, func.__name__)
+        # An imported slot is one scope: a second call would reuse its keys.
+        calls = itertools.count()
 
         def fresh() -> Task:
+            if self._import_id is not None and next(calls) > 0:
+                raise RuntimeError(
+                    f"distlog.import_task({self._import_id!r}, ...) decorates {func.__qualname__}, "
+                    "which has run once already: a foreign slot is continued once, and a "
+                    "second call would reuse its keys. Import a new slot per call instead: "
+                    "`with distlog.import_task(task_id, ...):` inside the function, with a "
+                    "task_id from get_foreign_task() for each call"
+                )
             t = Task(
                 self._msg,
                 self._args,
@@ -216,7 +359,9 @@ def to(msg: str, *args: Any, **context: Any) -> Task:
 
 def import_task(task_id: str, msg: str, *args: Any, **context: Any) -> Task:
     """Continues, in this process, the subtask slot that `get_foreign_task()`
-    handed out elsewhere, so both processes' records form one tree."""
+    handed out elsewhere, so both processes' records form one tree. As a
+    decorator, only the function's first call continues the slot; later
+    calls raise RuntimeError (they would reuse its keys)."""
     if not isinstance(task_id, str) or not _SCOPE_ID.match(task_id):
         raise ValueError(f"not a distlog task id: {task_id!r} (expected <root-uuid>[/<n>]*)")
     return Task(msg, args, context, scope_id=task_id)

@@ -17,6 +17,7 @@ from typing import Any, Callable, Deque, Optional, Tuple
 
 import zmq
 
+from . import _scope
 from ._formatters import HOSTNAME
 
 _SENDERS: weakref.WeakSet[Sender] = weakref.WeakSet()
@@ -35,8 +36,14 @@ class Sender:
         linger: float,
         hwm: int,
         max_wait: float = 1.0,
+        heartbeat: Optional[float] = None,
     ) -> None:
         self._endpoint = endpoint
+        self._own_context: Optional[zmq.Context[Any]] = None
+        # Read here, on the thread that owns a user's socket now: after a
+        # fork the child connects its own socket there and never touches
+        # the parent's.
+        self._socket_endpoint = _last_endpoint(endpoint)
         self._context = context
         self._system = system
         self._max = queue_size
@@ -57,12 +64,14 @@ class Sender:
         self._last_sent = -_FLOWING
         self._room = threading.Event()
         self._waiting = False
+        self._heartbeat = heartbeat
+        self._last_beat = 0.0
         _SENDERS.add(self)
 
     def put(self, topic: bytes, body: Any, encode: Optional[Callable[[Any], bytes]] = None) -> None:
         """Queues a body: bytes, or anything `encode` turns into bytes on
         the sender thread."""
-        if len(self._queue) >= self._max and not self._wait_for_room():
+        if self._endpoint is None or (len(self._queue) >= self._max and not self._wait_for_room()):
             # The sender thread subtracts what it reported: `+=` alone is
             # not atomic across threads.
             with self._count_lock:
@@ -106,8 +115,17 @@ class Sender:
 
     def _socket(self) -> Any:
         if isinstance(self._endpoint, zmq.Socket):
+            # The sender thread owns the socket from now on.
+            self._socket_endpoint = _last_endpoint(self._endpoint) or self._socket_endpoint
             return self._endpoint
-        ctx = self._context or zmq.Context.instance()
+        ctx = self._context
+        if ctx is None:
+            # A context of our own, terminated once the socket is closed:
+            # termination is what waits (up to the linger) for libzmq to
+            # write out what was sent. Without it a process that exits
+            # right after close() (a forked child's os._exit) lost its
+            # last records now and then.
+            ctx = self._own_context = zmq.Context()
         sock = ctx.socket(zmq.PUSH)
         sock.setsockopt(zmq.SNDHWM, self._hwm)
         sock.setsockopt(zmq.LINGER, 0)
@@ -123,16 +141,19 @@ class Sender:
         poller = zmq.Poller()
         poller.register(sock, zmq.POLLOUT)
         deadline: Optional[float] = None
+        idle_wait = 0.1 if self._heartbeat is None else min(0.1, self._heartbeat)
         try:
             while True:
                 if self._closing and deadline is None:
                     deadline = time.monotonic() + self._linger
+                if self._heartbeat is not None and not self._closing:
+                    self._beat(sock)
                 if not self._queue and not self._unreported:
                     if self._closing:
                         break
                     self._idle = True
                     # Bounded wait: a wake-up lost to a race costs 0.1 s.
-                    self._wake.wait(0.1)
+                    self._wake.wait(idle_wait)
                     self._wake.clear()
                     self._idle = False
                     continue
@@ -147,6 +168,9 @@ class Sender:
                 sock.setsockopt(zmq.LINGER, int(left * 1000))
             if sock is not self._endpoint:
                 sock.close()
+            own, self._own_context = self._own_context, None
+            if own is not None:
+                own.term()
 
     def _send_one(self, sock: Any) -> bool:
         unreported = self._unreported
@@ -179,6 +203,26 @@ class Sender:
             self._waiting = False
             self._room.set()
         return True
+
+    def _beat(self, sock: Any) -> None:
+        """A heartbeat every `heartbeat` seconds while a scope is open in the
+        process. It is droppable: one that cannot be sent at once is lost,
+        never queued, retried or counted as a dropped record."""
+        assert self._heartbeat is not None
+        open_scopes, since = _scope.open_scopes()
+        if not open_scopes:
+            return
+        now = time.monotonic()
+        if now - max(since, self._last_beat) < self._heartbeat:
+            return
+        self._last_beat = now
+        body = {
+            "hostname": HOSTNAME,
+            "process": os.getpid(),
+            "created": time.time(),
+            "open_scopes": open_scopes,
+        }
+        self._try(sock, self._system + b"HJ", json.dumps(body).encode())
 
     @staticmethod
     def _try(sock: Any, topic: bytes, body: bytes) -> bool:
@@ -221,8 +265,13 @@ class Sender:
             thread.join(self._linger + 1.0)
 
     def _after_fork(self) -> None:
-        # The parent's thread sends what was queued before the fork; the
-        # child starts empty, with its own thread and socket.
+        # The parent's thread sends what was queued before the fork, and
+        # reports the parent's drops; the child starts empty, with its own
+        # counters, thread and socket.
+        self.dropped = 0
+        self._unreported = 0
+        self._last_beat = 0.0
+        self._own_context = None
         self._queue = collections.deque()
         self._thread = None
         self._lock = threading.Lock()
@@ -235,13 +284,35 @@ class Sender:
         if self._context is not None or isinstance(self._endpoint, zmq.Socket):
             self._context = None
         if isinstance(self._endpoint, zmq.Socket):
-            self._endpoint = self._endpoint.getsockopt_string(zmq.LAST_ENDPOINT)
+            # libzmq sockets do not survive a fork: the parent's is never
+            # touched here (not even to read its endpoint). A socket that
+            # had no endpoint leaves the child nowhere to send.
+            self._endpoint = self._socket_endpoint or None
+
+
+def _last_endpoint(endpoint: Any) -> str:
+    if not isinstance(endpoint, zmq.Socket):
+        return ""
+    try:
+        return endpoint.getsockopt_string(zmq.LAST_ENDPOINT)
+    except zmq.ZMQError:
+        return ""
 
 
 def _reset_after_fork() -> None:
     for sender in list(_SENDERS):
         sender._after_fork()
 
+
+def _start_heartbeats() -> None:
+    # A scope opened: senders that have sent nothing yet start their thread,
+    # so heartbeats go out even while every record is filtered out.
+    for sender in list(_SENDERS):
+        if sender._heartbeat is not None and sender._thread is None and sender._endpoint is not None:
+            sender._start()
+
+
+_scope.on_first_open.append(_start_heartbeats)
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_after_fork)
