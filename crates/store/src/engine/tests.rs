@@ -71,8 +71,11 @@ fn all(store: &Store) -> Vec<crate::RecordRow> {
 fn a_crash_keeps_every_synced_record_once_whether_in_segments_or_only_in_the_journal() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open_with(dir.path().join("s"), small(300)).expect("open");
-    for r in interleaved(10, 100) {
-        store.append(&r, 20.0).expect("append");
+    for (i, r) in interleaved(10, 100).iter().enumerate() {
+        store.append(r, 20.0).expect("append");
+        if i == 599 {
+            store.flush().expect("the first 600 to segments");
+        }
     }
     store.sync().expect("indexed");
     let durable = store.stats().appended;
@@ -289,10 +292,12 @@ fn records_filter_by_context_fields_logger_and_host() {
 fn small_segments_merge_and_a_task_spread_over_them_reads_whole() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open_with(dir.path().join("s"), small(100)).expect("open");
-    for r in interleaved(4, 200) {
-        store.append(&r, 1.0).expect("append");
+    for chunk in interleaved(4, 200).chunks(100) {
+        for r in chunk {
+            store.append(r, 1.0).expect("append");
+        }
+        store.flush().expect("flush");
     }
-    store.flush().expect("flush");
     let before = store.stats();
     assert!(before.segments >= 8, "{}", before.segments);
     store.maintain().expect("merge");
