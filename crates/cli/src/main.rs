@@ -88,6 +88,7 @@ enum Command {
         /// `request.id=7`); repeat to require several.
         #[arg(long, value_name = "FIELD=VALUE")]
         context: Vec<String>,
+        /// How many tasks to list, newest first.
         #[arg(long, short = 'n', default_value_t = 20)]
         limit: usize,
     },
@@ -103,9 +104,10 @@ enum Command {
         /// The most recently started task instead of a given one.
         #[arg(long, conflicts_with = "id")]
         last: bool,
-        /// Show subtasks only N levels below the root (0: the root's own
-        /// records); deeper ones fold into one line each with their status
-        /// and how many records and subtasks they hold. Human output only.
+        /// Unfold subtasks down to N levels below the root; each subtask
+        /// deeper than that folds into one line with its status and how many
+        /// records and subtasks it holds (0 folds every subtask of the
+        /// root). Human output only.
         #[arg(long, value_name = "N")]
         depth: Option<usize>,
         /// Only the paths to failures: failed scopes, the scopes that lead
@@ -172,6 +174,8 @@ fn main() {
 }
 
 /// `distlog tail | head` closes our stdout early; that is a normal end.
+/// Writers must hand back the `io::Error` itself (serde_json's wraps it
+/// where `chain()` cannot see it: hence `map_err(io::Error::from)`).
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<io::Error>()
@@ -334,8 +338,9 @@ fn not_found_as(e: anyhow::Error, id: &str) -> anyhow::Error {
 }
 
 fn print_json(out: &mut impl Write, v: &Value) -> Result<()> {
-    serde_json::to_writer_pretty(&mut *out, v)?;
+    serde_json::to_writer_pretty(&mut *out, v).map_err(io::Error::from)?;
     writeln!(out)?;
+    out.flush()?;
     Ok(())
 }
 
@@ -360,7 +365,7 @@ pub(crate) fn print_records(
             continue;
         }
         if json {
-            serde_json::to_writer(&mut *out, r)?;
+            serde_json::to_writer(&mut *out, r).map_err(io::Error::from)?;
             writeln!(out)?;
         } else {
             render::record_line(out, r, p)?;
