@@ -2,8 +2,41 @@
 
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{anyhow, Context as _, Result};
 use serde_json::Value;
+
+/// The daemon's `{"error": …}` answer, kept typed so that a caller can tell
+/// "not found" from other failures.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: u16,
+    pub message: String,
+}
+
+impl ApiError {
+    fn from_answer(status: u16, body: &Value) -> ApiError {
+        let message = body
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("no detail given")
+            .to_owned();
+        ApiError { status, message }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (HTTP {})", self.message, self.status)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// True when `e` is the daemon saying it has no such thing.
+pub fn is_not_found(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<ApiError>()
+        .is_some_and(|a| a.status == 404)
+}
 
 pub struct Client {
     base: String,
@@ -43,11 +76,7 @@ impl Client {
         let body: Value = serde_json::from_slice(&bytes)
             .with_context(|| format!("the answer of {url} is not JSON"))?;
         if !status.is_success() {
-            let msg = body
-                .get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("no detail given");
-            bail!("{msg} (HTTP {})", status.as_u16());
+            return Err(ApiError::from_answer(status.as_u16(), &body).into());
         }
         Ok(body)
     }
@@ -71,11 +100,7 @@ impl Client {
         }
         if !status.is_success() {
             let body: Value = resp.body_mut().read_json().unwrap_or_default();
-            let msg = body
-                .get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("no detail given");
-            bail!("{msg} (HTTP {})", status.as_u16());
+            return Err(ApiError::from_answer(status.as_u16(), &body).into());
         }
         Ok(Some(resp.into_body().into_reader()))
     }

@@ -5,13 +5,17 @@
 //! ```text
 //! distlog tasks
 //! distlog tree e252a11f-d33d-483d-ba08-bc8f642b2f10
+//! distlog tree 1844aa91 --errors
 //! distlog tail -f --level WARNING
 //! ```
 
 mod client;
+mod exc;
+mod ids;
 mod render;
 mod tail;
 mod timefmt;
+mod tree;
 
 use std::io::{self, IsTerminal, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -20,9 +24,10 @@ use anyhow::{bail, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::Value;
 
-use client::{path_escape, Client};
+use client::{is_not_found, path_escape, Client};
 use render::Paint;
 use tail::TailOptions;
+use tree::TreeOptions;
 
 /// distlog: scoped, structured logs of distributed systems, as trees.
 ///
@@ -61,8 +66,13 @@ enum ColorChoice {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// List root tasks, newest first.
+    ///
+    /// A task that succeeded although a scope inside it failed (an exception
+    /// caught higher up) shows as `⚠ succeeded`; FAILURES counts the failed
+    /// scopes of each task.
     Tasks {
-        /// Only tasks in this state.
+        /// Only tasks in this state. `failed` finds every task with a failed
+        /// scope anywhere in it, also those whose root succeeded.
         #[arg(long, value_parser = ["running", "succeeded", "failed", "unfinished"])]
         status: Option<String>,
         /// Only tasks started within this age (90s, 15m, 2h, 7d) or since epoch seconds.
@@ -78,19 +88,37 @@ enum Command {
         /// `request.id=7`); repeat to require several.
         #[arg(long, value_name = "FIELD=VALUE")]
         context: Vec<String>,
+        /// How many tasks to list, newest first.
         #[arg(long, short = 'n', default_value_t = 20)]
         limit: usize,
     },
     /// Print the tree of one task, given its root id, a scope id or a key.
+    ///
+    /// The root id may be shortened to any start of it that no other task
+    /// shares, such as the 8 characters the web UI shows.
     Tree {
-        /// `e252a11f-…`, `e252a11f-…/1/3` or `2@e252a11f-…/1`.
+        /// `e252a11f-…`, `e252a11f-…/1/3`, `2@e252a11f-…/1`, or with the root
+        /// shortened: `e252a11f`, `e252a11f/1/3`, `2@e252a11f/1`.
         #[arg(required_unless_present = "last")]
         id: Option<String>,
         /// The most recently started task instead of a given one.
         #[arg(long, conflicts_with = "id")]
         last: bool,
+        /// Unfold subtasks down to N levels below the root; each subtask
+        /// deeper than that folds into one line with its status and how many
+        /// records and subtasks it holds (0 folds every subtask of the
+        /// root). Human output only.
+        #[arg(long, value_name = "N")]
+        depth: Option<usize>,
+        /// Only the paths to failures: failed scopes, the scopes that lead
+        /// to them, and the failure records with their exceptions. With
+        /// --json, the tree cut down the same way.
+        #[arg(long)]
+        errors: bool,
     },
     /// Show one record with every field, by key (`seq@scope-id`) or store id.
+    ///
+    /// The key's root id may be shortened as for `tree` (`2@e252a11f/1`).
     Show { key: String },
     /// Find records whose message holds every word of TEXT.
     Search {
@@ -146,6 +174,8 @@ fn main() {
 }
 
 /// `distlog tail | head` closes our stdout early; that is a normal end.
+/// Writers must hand back the `io::Error` itself (serde_json's wraps it
+/// where `chain()` cannot see it: hence `map_err(io::Error::from)`).
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<io::Error>()
@@ -202,9 +232,14 @@ fn run(cli: Cli) -> Result<()> {
             let tasks = answer["tasks"].as_array().cloned().unwrap_or_default();
             render::tasks(&mut out, &tasks, paint)?;
         }
-        Command::Tree { id, last } => {
+        Command::Tree {
+            id,
+            last,
+            depth,
+            errors,
+        } => {
             let id = match (id, last) {
-                (Some(id), _) => id,
+                (Some(id), _) => resolve(&client, &id)?,
                 (None, _) => {
                     let latest = client.get("/api/tasks", &[("limit", "1".to_owned())])?;
                     match latest["tasks"][0]["root"].as_str() {
@@ -213,14 +248,27 @@ fn run(cli: Cli) -> Result<()> {
                     }
                 }
             };
-            let answer = client.get(&format!("/api/tree/{}", path_escape(&id)), &[])?;
+            let mut answer = client
+                .get(&format!("/api/tree/{}", path_escape(&id)), &[])
+                .map_err(|e| not_found_as(e, &id))?;
             if cli.json {
+                if errors {
+                    answer["scope"] = tree::failure_paths(&answer["scope"]).unwrap_or(Value::Null);
+                }
                 return print_json(&mut out, &answer);
             }
-            render::tree(&mut out, &answer, paint)?;
+            tree::tree(&mut out, &answer, paint, TreeOptions { depth, errors })?;
         }
         Command::Show { key } => {
-            let answer = client.get(&format!("/api/records/{}", path_escape(&key)), &[])?;
+            // A bare number is a store id, not the start of a root id.
+            let key = if key.contains('@') {
+                resolve(&client, &key)?
+            } else {
+                key
+            };
+            let answer = client
+                .get(&format!("/api/records/{}", path_escape(&key)), &[])
+                .map_err(|e| not_found_as(e, &key))?;
             if cli.json {
                 return print_json(&mut out, &answer);
             }
@@ -274,9 +322,25 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
+/// `id` with its root made whole; as typed when no task's root starts with
+/// it (the daemon then says whether it knows it).
+fn resolve(client: &Client, id: &str) -> Result<String> {
+    Ok(ids::resolve(client, id)?.unwrap_or_else(|| id.to_owned()))
+}
+
+/// The daemon's 404 in words that name what was asked for.
+fn not_found_as(e: anyhow::Error, id: &str) -> anyhow::Error {
+    if is_not_found(&e) {
+        anyhow::anyhow!("no task, scope or record is known as {id:?}, whole or as the start of a root id (see `distlog tasks`)")
+    } else {
+        e
+    }
+}
+
 fn print_json(out: &mut impl Write, v: &Value) -> Result<()> {
-    serde_json::to_writer_pretty(&mut *out, v)?;
+    serde_json::to_writer_pretty(&mut *out, v).map_err(io::Error::from)?;
     writeln!(out)?;
+    out.flush()?;
     Ok(())
 }
 
@@ -301,7 +365,7 @@ pub(crate) fn print_records(
             continue;
         }
         if json {
-            serde_json::to_writer(&mut *out, r)?;
+            serde_json::to_writer(&mut *out, r).map_err(io::Error::from)?;
             writeln!(out)?;
         } else {
             render::record_line(out, r, p)?;

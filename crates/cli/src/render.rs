@@ -1,10 +1,10 @@
-//! Human output: the indented tree, record lines, the task table.
+//! Human output: record lines, the task table, one record in full.
 
 use std::io::{self, Write};
 
 use serde_json::Value;
 
-use crate::timefmt;
+use crate::{timefmt, tree};
 
 /// Whether to colour, decided once from `--color` and the terminal.
 #[derive(Clone, Copy)]
@@ -19,6 +19,18 @@ impl Paint {
         } else {
             text.to_owned()
         }
+    }
+
+    pub fn good(&self, text: &str) -> String {
+        self.wrap("32", text)
+    }
+
+    pub fn bad(&self, text: &str) -> String {
+        self.wrap("1;31", text)
+    }
+
+    pub fn warn(&self, text: &str) -> String {
+        self.wrap("33", text)
     }
 
     pub fn dim(&self, text: &str) -> String {
@@ -40,21 +52,34 @@ impl Paint {
     }
 
     pub fn status(&self, status: &str) -> String {
-        match status {
-            "succeeded" => self.wrap("32", "✓ succeeded"),
-            "failed" => self.wrap("1;31", "✗ failed"),
-            "running" => self.wrap("36", "▶ running"),
-            "unfinished" => self.wrap("35", "? unfinished"),
-            other => other.to_owned(),
+        self.status_padded(status, 0)
+    }
+
+    /// The status with its mark, padded to `width` before colouring so that
+    /// table columns line up.
+    fn status_padded(&self, status: &str, width: usize) -> String {
+        let (code, text) = match status {
+            "succeeded" => ("32", "✓ succeeded"),
+            "partial" => ("33", "⚠ succeeded"),
+            "failed" => ("1;31", "✗ failed"),
+            "running" => ("36", "▶ running"),
+            "unfinished" => ("35", "? unfinished"),
+            other => ("", other),
+        };
+        let padded = format!("{text:<width$}");
+        if code.is_empty() {
+            padded
+        } else {
+            self.wrap(code, &padded)
         }
     }
 }
 
-fn s<'a>(v: &'a Value, k: &str) -> &'a str {
+pub(crate) fn s<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or("")
 }
 
-fn f(v: &Value, k: &str) -> Option<f64> {
+pub(crate) fn f(v: &Value, k: &str) -> Option<f64> {
     v.get(k).and_then(Value::as_f64)
 }
 
@@ -72,7 +97,7 @@ pub fn context_text(ctx: Option<&Value>) -> String {
         .join(" ")
 }
 
-fn host_pid(v: &Value) -> String {
+pub(crate) fn host_pid(v: &Value) -> String {
     match (s(v, "host"), v.get("process").and_then(Value::as_i64)) {
         ("", None) => String::new(),
         (h, Some(p)) => format!("{h}:{p}"),
@@ -80,111 +105,17 @@ fn host_pid(v: &Value) -> String {
     }
 }
 
-/// Renders a tree answer of `/api/tree/{id}`.
-pub fn tree(out: &mut impl Write, tree: &Value, p: Paint) -> io::Result<()> {
-    let scope = &tree["scope"];
-    writeln!(out, "{}", scope_header(scope, p, true))?;
-    entries(out, scope, "", p)
-}
-
-fn scope_header(scope: &Value, p: Paint, is_root: bool) -> String {
-    let message = scope
-        .get("message")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .unwrap_or_else(|| p.dim("(opening record not received)"));
-    let mut parts = vec![p.bold(&message), p.status(s(scope, "status"))];
-    match (f(scope, "duration"), f(scope, "started")) {
-        (Some(d), _) => parts.push(timefmt::duration(d)),
-        (None, Some(started)) if s(scope, "status") == "running" => {
-            let now = crate::now();
-            parts.push(format!(
-                "{} so far",
-                timefmt::duration((now - started).max(0.0))
-            ));
-        }
-        _ => {}
-    }
-    let id = if is_root {
-        s(scope, "id").to_owned()
-    } else {
-        s(scope, "path").to_owned()
-    };
-    parts.push(p.dim(&id));
-    let hp = host_pid(scope);
-    if !hp.is_empty() && (is_root || scope["foreign"].as_bool() == Some(true)) {
-        let mark = if is_root {
-            hp
-        } else {
-            format!("continued in {hp}")
-        };
-        parts.push(p.dim(&mark));
-    }
-    let ctx = context_text(scope.get("context"));
-    if !ctx.is_empty() {
-        parts.push(ctx);
-    }
-    parts.join("  ")
-}
-
-fn entries(out: &mut impl Write, scope: &Value, indent: &str, p: Paint) -> io::Result<()> {
-    let items: Vec<&Value> = scope["entries"]
-        .as_array()
-        .map(|a| a.iter().filter(|e| !is_opening(e)).collect())
-        .unwrap_or_default();
-    for (i, e) in items.iter().enumerate() {
-        let last = i + 1 == items.len();
-        let (branch, more) = if last {
-            ("└─ ", "   ")
-        } else {
-            ("├─ ", "│  ")
-        };
-        let child_indent = format!("{indent}{}", p.dim(more));
-        if e["type"] == "scope" {
-            writeln!(
-                out,
-                "{indent}{}{}",
-                p.dim(branch),
-                scope_header(e, p, false)
-            )?;
-            entries(out, e, &child_indent, p)?;
-        } else {
-            writeln!(out, "{indent}{}{}", p.dim(branch), record_leaf(e, p))?;
-            if let Some(tb) = e.get("exc_text").and_then(Value::as_str) {
-                for line in tb.lines() {
-                    writeln!(out, "{child_indent}{}", p.dim(line))?;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The opening record is shown as its scope's header line, not as a leaf.
-fn is_opening(e: &Value) -> bool {
-    e["type"] == "record" && e["seq"].as_i64() == Some(0)
-}
-
-fn record_leaf(r: &Value, p: Paint) -> String {
-    let time = f(r, "created").map(timefmt::time).unwrap_or_default();
-    let level = p.level(r["levelno"].as_i64().unwrap_or(0), s(r, "levelname"));
-    let mark = match s(r, "event") {
-        "close" => format!("{} ", p.wrap("32", "✓")),
-        "fail" => format!("{} ", p.wrap("1;31", "✗")),
-        _ => String::new(),
-    };
-    format!("{} {level} {mark}{}", p.dim(&time), s(r, "message"))
-}
-
 /// One line per record, as `tail` and `search` print them.
 pub fn record_line(out: &mut impl Write, r: &Value, p: Paint) -> io::Result<()> {
     let when = f(r, "created").map(timefmt::datetime).unwrap_or_default();
     let level = p.level(r["levelno"].as_i64().unwrap_or(0), s(r, "levelname"));
     let mut line = format!(
-        "{} {level} {} {}",
+        "{} {level} {} {}{}{}",
         p.dim(&when),
         p.dim(s(r, "logger")),
-        s(r, "message")
+        tree::event_mark(r, p),
+        s(r, "message"),
+        tree::exception(r, p)
     );
     if let Some(key) = r.get("key").and_then(Value::as_str) {
         line.push_str(&format!("  {}", p.dim(&format!("[{key}]"))));
@@ -196,7 +127,8 @@ pub fn record_line(out: &mut impl Write, r: &Value, p: Paint) -> io::Result<()> 
     writeln!(out, "{line}")
 }
 
-/// The task list as a table.
+/// The task list as a table. A task that succeeded with a failed scope
+/// inside (a caught exception) shows as `⚠ succeeded`: it is one to look at.
 pub fn tasks(out: &mut impl Write, tasks: &[Value], p: Paint) -> io::Result<()> {
     if tasks.is_empty() {
         return writeln!(out, "no tasks");
@@ -205,28 +137,32 @@ pub fn tasks(out: &mut impl Write, tasks: &[Value], p: Paint) -> io::Result<()> 
         out,
         "{}",
         p.dim(&format!(
-            "{:<14} {:<24} {:>10} {:>7}  {:<20} {:<36}  MESSAGE",
-            "STATUS", "STARTED", "DURATION", "RECORDS", "HOST:PID", "TASK"
+            "{:<13} {:<24} {:>10} {:>7} {:>8}  {:<20} {:<36}  MESSAGE",
+            "STATUS", "STARTED", "DURATION", "RECORDS", "FAILURES", "HOST:PID", "TASK"
         ))
     )?;
     for t in tasks {
-        let status = s(t, "status");
-        let padded = format!("{status:<12}");
-        let status_cell = match status {
-            "failed" => p.wrap("1;31", &padded),
-            "succeeded" => p.wrap("32", &padded),
-            "running" => p.wrap("36", &padded),
-            _ => p.wrap("35", &padded),
+        let failures = t["failures"].as_u64().unwrap_or(0);
+        let status = match s(t, "status") {
+            "succeeded" if failures > 0 => "partial",
+            other => other,
         };
+        let failures_cell = format!("{failures:>8}");
         let context = context_text(t.get("context"));
         writeln!(
             out,
-            "{status_cell}   {:<24} {:>10} {:>7}  {:<20} {:<36}  {}{}",
+            "{} {:<24} {:>10} {:>7} {}  {:<20} {:<36}  {}{}",
+            p.status_padded(status, 13),
             f(t, "started").map(timefmt::datetime).unwrap_or_default(),
             f(t, "duration")
                 .map(timefmt::duration)
                 .unwrap_or_else(|| "-".into()),
             t["records"].as_i64().unwrap_or(0),
+            if failures > 0 {
+                p.bad(&failures_cell)
+            } else {
+                failures_cell
+            },
             host_pid(t),
             s(t, "root"),
             t.get("message").and_then(Value::as_str).unwrap_or("?"),
@@ -263,4 +199,50 @@ pub fn show(out: &mut impl Write, r: &Value, p: Paint) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn table(rows: &[Value]) -> Vec<String> {
+        let mut out = Vec::new();
+        tasks(&mut out, rows, Paint { color: false }).expect("render");
+        String::from_utf8(out)
+            .expect("utf-8")
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn a_task_that_succeeded_with_a_caught_failure_is_marked_and_counted() {
+        let rows = [
+            json!({"root": "a", "message": "payment", "status": "succeeded", "failures": 1,
+                   "records": 6, "started": 1524085399.148}),
+            json!({"root": "b", "message": "browse", "status": "succeeded", "failures": 0,
+                   "records": 3, "started": 1524085399.148}),
+        ];
+        let lines = table(&rows);
+        assert!(lines[0].contains(" FAILURES "), "{}", lines[0]);
+        assert!(lines[1].starts_with("⚠ succeeded "), "{}", lines[1]);
+        assert!(lines[1].contains("      6        1  "), "{}", lines[1]);
+        assert!(lines[2].starts_with("✓ succeeded "), "{}", lines[2]);
+        assert!(lines[2].contains("      3        0  "), "{}", lines[2]);
+    }
+
+    #[test]
+    fn a_record_line_names_the_exception_of_a_failure() {
+        let r = json!({"created": 1524085399.148, "levelno": 40, "levelname": "ERROR",
+                       "logger": "root", "event": "fail", "message": "charge card",
+                       "exc_text": "Traceback (most recent call last):\n  File \"a.py\", line 1\nKeyError: 'card'"});
+        let mut out = Vec::new();
+        record_line(&mut out, &r, Paint { color: false }).expect("render");
+        let line = String::from_utf8(out).expect("utf-8");
+        assert!(
+            line.contains("ERROR   root ✗ charge card  KeyError: 'card'"),
+            "{line}"
+        );
+    }
 }
