@@ -150,6 +150,14 @@ impl Daemon {
         }
     }
 
+    /// SIGKILL: the daemon dies at once, as in a crash.
+    pub fn kill9(mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().expect("SIGKILL");
+            c.wait().expect("reaped");
+        }
+    }
+
     /// SIGTERM, then wait for a clean exit.
     pub fn stop(mut self) {
         let mut child = self.child.take().expect("running");

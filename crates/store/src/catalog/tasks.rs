@@ -91,7 +91,7 @@ pub(crate) fn list(
            AND (?5 IS NULL OR instr(lower(COALESCE(message, '')), lower(?5)) > 0
                 OR instr(root, ?5) > 0)
            AND (?6 IS NULL OR host = ?6)
-           AND (?7 IS NULL OR substr(root, 1, length(?7)) = ?7)"
+           AND (?7 IS NULL OR lower(substr(root, 1, length(?7))) = ?7)"
     );
     let mut args: Vec<Sql> = vec![
         Sql::Real(silent_since),
