@@ -40,6 +40,8 @@ import benchlib as bl
 RARE_WORD = "zanzibar"  # in ~1 message in 1,000 (bench/loadgen/src/records.rs)
 COMMON_WORD = "batch"  # in ~1 message in 5
 TREE_TARGET_MS = 50.0
+HUGE_TARGET_MS = 500.0
+RARE_TARGET_MS = 10.0
 
 
 def build(d: bl.Daemon, args: argparse.Namespace) -> dict[str, Any]:
@@ -57,7 +59,20 @@ def build(d: bl.Daemon, args: argparse.Namespace) -> dict[str, Any]:
         connections=1,
         extra=["--task-records", str(args.big_size)],
     )
-    rest = args.records - big - extra
+    huge_root = None
+    huge_sent = 0
+    if args.huge_size:
+        huge_sent = args.huge_size + 20
+        h = bl.loadgen_send(
+            d.intake,
+            huge_sent,
+            connections=1,
+            extra=["--task-records", str(args.huge_size)],
+        )
+        huge_root = h["roots"][0]
+    rest = args.records - big - extra - huge_sent
+    if rest < 0:
+        raise bl.BenchError("--records is too small for the big and huge tasks")
     if rest:
         bl.loadgen_send(d.intake, rest, connections=args.connections, extra=["--task-records", "20"])
     stats = d.wait_stored(args.records, poll=0.5)
@@ -69,8 +84,14 @@ def build(d: bl.Daemon, args: argparse.Namespace) -> dict[str, Any]:
             roots.append(root)
     if not roots:
         raise bl.BenchError(f"no task of {args.big_size} records among {first['roots']}")
+    if huge_root is not None:
+        task = d.get_json(f"/api/tasks/{quote(huge_root)}")
+        if task["records"] != args.huge_size:
+            raise bl.BenchError(f"the huge task has {task['records']} records, want {args.huge_size}")
     return {
         "records": stats["store"]["records"],
+        "huge_root": huge_root,
+        "huge_size": args.huge_size,
         "big_roots": roots,
         "big_size": args.big_size,
         "build_seconds": seconds,
@@ -94,6 +115,11 @@ def main() -> int:
     ap.add_argument("--records", type=int, help="store size (default 1000000; smoke 20000)")
     ap.add_argument("--big-tasks", type=int, help="tasks of --big-size records (default 5; smoke 1)")
     ap.add_argument("--big-size", type=int, default=10_000, help="records of a big task (10000)")
+    ap.add_argument(
+        "--huge-size",
+        type=int,
+        help="records of one more, huge task (default 100000; smoke 0: none)",
+    )
     ap.add_argument("--repeat", type=int, help="times each query runs (default 15; smoke 3)")
     ap.add_argument("--connections", type=int, default=2, help="PUSH connections for the bulk")
     ap.add_argument("--store", type=Path, help="keep (or reuse) the store here")
@@ -101,6 +127,8 @@ def main() -> int:
     args.records = args.records or (20_000 if args.smoke else 1_000_000)
     args.big_tasks = args.big_tasks or (1 if args.smoke else 5)
     args.repeat = args.repeat or (3 if args.smoke else 15)
+    if args.huge_size is None:
+        args.huge_size = 0 if args.smoke else 100_000
 
     with tempfile.TemporaryDirectory(prefix="distlog-query-") as tmp:
         store = args.store or Path(tmp) / "distlog.db"
@@ -130,9 +158,18 @@ def main() -> int:
             rows = run_queries(d, meta, args)
         finally:
             d.stop()
-        db_mib = sum(p.stat().st_size for p in store.parent.glob(store.name + "*")) / 2**20
+        db_bytes = sum(
+            f.stat().st_size
+            for p in store.parent.glob(store.name + "*")
+            for f in ([p] if p.is_file() else p.rglob("*"))
+            if f.is_file()
+        )
+        db_mib = db_bytes / 2**20
 
-    print(f"## Queries: store of {meta['records']:,} records ({db_mib:,.0f} MiB on disk)\n")
+    print(
+        f"## Queries: store of {meta['records']:,} records ({db_mib:,.0f} MiB on disk, "
+        f"{db_bytes / meta['records']:,.0f} bytes per record)\n"
+    )
     print(f"Machine: {bl.machine()}. {args.repeat} runs of each; times in ms.\n")
     if "build_rate" in meta:
         print(
@@ -160,6 +197,16 @@ def main() -> int:
         f"Target: {meta['big_size']:,}-record tree via the API < {TREE_TARGET_MS:g} ms: "
         f"{verdict} ({tree_ms:.1f} ms)"
     )
+    rare_ms = float(rows[2][1])
+    verdict = "met" if rare_ms < RARE_TARGET_MS else "MISSED"
+    print(f"Target: rare-word search via the API < {RARE_TARGET_MS:g} ms: {verdict} ({rare_ms:.1f} ms)")
+    if meta.get("huge_root"):
+        huge_ms = float(rows[-1][1])
+        verdict = "met" if huge_ms < HUGE_TARGET_MS else "MISSED"
+        print(
+            f"Target: {meta['huge_size']:,}-record tree via the API < {HUGE_TARGET_MS:g} ms: "
+            f"{verdict} ({huge_ms:.1f} ms)"
+        )
     if args.smoke:
         print("query smoke: OK (tree, task list and searches answered, API and CLI agree)")
     return 0
@@ -204,11 +251,16 @@ def run_queries(d: bl.Daemon, meta: dict[str, Any], args: argparse.Namespace) ->
             raise bl.BenchError(f"expected 100 tasks, got {len(tasks)}")
         return "100 tasks"
 
-    def check_tree(out: bytes) -> str:
-        doc = json.loads(out)
-        if doc.get("records") != size:
-            raise bl.BenchError(f"tree has {doc.get('records')} records, want {size}")
-        return f"{size:,} records, {len(out) / 2**20:.1f} MiB"
+    def check_tree_of(want: int) -> Callable[[bytes], str]:
+        def check(out: bytes) -> str:
+            doc = json.loads(out)
+            if doc.get("records") != want:
+                raise bl.BenchError(f"tree has {doc.get('records')} records, want {want}")
+            return f"{want:,} records, {len(out) / 2**20:.1f} MiB"
+
+        return check
+
+    check_tree = check_tree_of(size)
 
     def check_search(word: str) -> Callable[[bytes], str]:
         def check(out: bytes) -> str:
@@ -256,6 +308,15 @@ def run_queries(d: bl.Daemon, meta: dict[str, Any], args: argparse.Namespace) ->
             check_search(COMMON_WORD),
         ),
     ]
+    if meta.get("huge_root"):
+        huge = meta["huge_root"]
+        queries.append(
+            (
+                f"tree of a {meta['huge_size']:,}-record task",
+                lambda i: (api(f"/api/tree/{quote(huge)}"), run_cli("tree", huge)),
+                check_tree_of(meta["huge_size"]),
+            )
+        )
     rows = []
     for name, make, check in queries:
         api_ms: list[float] = []
