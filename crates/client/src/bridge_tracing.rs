@@ -107,6 +107,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for DistlogLayer {
             None => uuid::Uuid::new_v4().to_string(),
         };
         let scope = scope::new_scope(id, fields.map);
+        scope::opened();
         let name = fields.message.unwrap_or_else(|| span.name().to_owned());
         let meta = span.metadata();
         let s = site(meta);
@@ -155,6 +156,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for DistlogLayer {
             return;
         };
         let duration = s.started.elapsed().as_secs_f64();
+        scope::closed();
         emit_with(
             Level::Info,
             Cow::Borrowed(span.metadata().target()),

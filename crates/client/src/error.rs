@@ -4,8 +4,8 @@ use thiserror::Error;
 pub enum Error {
     #[error("system must be 'T' (test), 'S' (staging) or 'P' (production), not {0:?}")]
     BadSystem(char),
-    #[error("not a distlog task id: {0:?} (expected <root-uuid>[/<n>]*)")]
-    BadTaskId(String),
+    #[error("not a distlog task id: {id:?}: {problem} (expected <root-uuid>[/<n>]*)")]
+    BadTaskId { id: String, problem: String },
     #[error("distlog is already initialised in this process")]
     AlreadyInitialised,
     #[error("connecting to {0}: {1}")]

@@ -129,7 +129,7 @@ pub(crate) fn emit_with(
     });
 }
 
-fn epoch_now() -> f64 {
+pub(crate) fn epoch_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())

@@ -1,7 +1,7 @@
 //! Scopes: the tree of tasks and subtasks.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -70,6 +70,24 @@ pub(crate) fn new_scope(id: String, context: Map<String, Value>) -> Arc<Scope> {
     Scope::new(id, context)
 }
 
+/// Scopes open in the process (guards alive, spans not closed): the
+/// sender's heartbeats run while this is above zero.
+static OPEN: AtomicUsize = AtomicUsize::new(0);
+
+pub(crate) fn opened() {
+    OPEN.fetch_add(1, Ordering::Relaxed);
+}
+
+pub(crate) fn closed() {
+    // Opens and closes pair up; saturate anyway so a bug cannot wrap the
+    // count into heartbeats forever.
+    let _ = OPEN.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+}
+
+pub(crate) fn open_scopes() -> usize {
+    OPEN.load(Ordering::Relaxed)
+}
+
 thread_local! {
     static CURRENT: RefCell<Vec<Arc<Scope>>> = const { RefCell::new(Vec::new()) };
 }
@@ -133,6 +151,7 @@ impl TaskBuilder {
         };
         let scope = Scope::new(id, self.context);
         push(scope.clone());
+        opened();
         emit(
             Level::Info,
             "root",
@@ -198,14 +217,29 @@ impl Task {
 impl Drop for Task {
     fn drop(&mut self) {
         let duration = self.started.elapsed().as_secs_f64();
-        let failure = self.failure.take().or_else(|| {
-            std::thread::panicking().then(|| "panicked while this scope was open".to_owned())
-        });
+        // Counted closed before the closing record is queued, so no
+        // heartbeat can follow it on the wire.
+        closed();
+        let failure = match self.failure.take() {
+            Some(error) => Some((self.message.clone(), error)),
+            None if std::thread::panicking() => Some(match crate::panic::current() {
+                Some(note) => (
+                    format!("{}: {}", self.message, note.summary()),
+                    note.exc_text(),
+                ),
+                // Our hook was replaced or never ran on this thread.
+                None => (
+                    self.message.clone(),
+                    "panicked while this scope was open".to_owned(),
+                ),
+            }),
+            None => None,
+        };
         match failure {
-            Some(exc_text) => emit(
+            Some((message, exc_text)) => emit(
                 Level::Error,
                 "root",
-                self.message.clone(),
+                message,
                 self.site.clone(),
                 Some(&self.scope),
                 Event::Fail { duration, exc_text },
@@ -233,21 +267,9 @@ pub fn to(message: impl Into<String>) -> TaskBuilder {
     builder(message, Start::Child)
 }
 
-/// Continues, in this process, a slot that [`Task::get_foreign_task`]
-/// handed out elsewhere (in any language), so both land in one tree.
-pub fn import_task(id: &str, message: impl Into<String>) -> Result<TaskBuilder, crate::Error> {
-    let valid = {
-        let mut parts = id.split('/');
-        let root = parts.next().unwrap_or_default();
-        !root.is_empty()
-            && root.len() <= 128
-            && !root.contains(['@', ' '])
-            && parts.all(|p| p.parse::<u32>().is_ok_and(|n| n > 0) && !p.starts_with('+'))
-    };
-    if !valid {
-        return Err(crate::Error::BadTaskId(id.to_owned()));
-    }
-    Ok(builder(message, Start::Import(id.to_owned())))
+/// A scope continuing a slot handed over from elsewhere; `id` is valid.
+pub(crate) fn imported(id: String, message: impl Into<String>) -> TaskBuilder {
+    builder(message, Start::Import(id))
 }
 
 fn builder(message: impl Into<String>, start: Start) -> TaskBuilder {

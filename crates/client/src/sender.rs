@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender as Tx, TrySendError};
 use serde_json::json;
 
-use crate::record::{body, Pending};
+use crate::record::{body, epoch_now, Pending};
 use crate::Error;
 
 /// Where and how to send. `Config::new(endpoint)` has the defaults.
@@ -25,6 +25,9 @@ pub struct Config {
     pub linger: Duration,
     /// ZeroMQ's send high-water mark.
     pub hwm: i32,
+    /// While a scope is open, how often the sender tells distlogd the
+    /// process is alive (a `<system>HJ` message); zero: never.
+    pub heartbeat_interval: Duration,
 }
 
 impl Config {
@@ -35,6 +38,7 @@ impl Config {
             queue_size: 10_000,
             linger: Duration::from_secs(1),
             hwm: 1000,
+            heartbeat_interval: Duration::from_secs(5),
         }
     }
 }
@@ -107,6 +111,7 @@ pub fn init(config: Config) -> Result<FlushGuard, Error> {
         return Err(Error::AlreadyInitialised);
     }
     crate::record::mark_start();
+    crate::panic::install_hook();
     if let Ok(mut c) = CONFIG.lock() {
         *c = Some(config.clone());
     }
@@ -122,6 +127,7 @@ pub fn init(config: Config) -> Result<FlushGuard, Error> {
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "MainProcess".into()),
         queue_size: config.queue_size,
+        heartbeat: (!config.heartbeat_interval.is_zero()).then_some(config.heartbeat_interval),
     };
     std::thread::Builder::new()
         .name("distlog-sender".into())
@@ -168,12 +174,31 @@ struct Worker {
     hostname: String,
     process_name: String,
     queue_size: usize,
+    heartbeat: Option<Duration>,
 }
 
 impl Worker {
     fn run(self, rx: Receiver<Msg>) {
+        let mut next_beat = self.heartbeat.map(|every| Instant::now() + every);
         loop {
-            match rx.recv_timeout(Duration::from_millis(200)) {
+            let wait = match next_beat {
+                Some(at) => at.saturating_duration_since(Instant::now()),
+                None => Duration::from_secs(3600),
+            };
+            if let (Some(at), Some(every)) = (next_beat, self.heartbeat) {
+                if wait.is_zero() {
+                    self.beat();
+                    // Ticks keep their schedule; after a long stall (the
+                    // daemon away, a record waiting) one beat, not a burst.
+                    let mut next = at + every;
+                    if next <= Instant::now() {
+                        next = Instant::now() + every;
+                    }
+                    next_beat = Some(next);
+                    continue;
+                }
+            }
+            match rx.recv_timeout(wait) {
                 Ok(Msg::Record(p)) => {
                     let body = body(*p, &self.hostname, &self.process_name).to_string();
                     self.send(body.as_bytes());
@@ -229,6 +254,27 @@ impl Worker {
         }
     }
 
+    /// One heartbeat if a scope is open. Sent without waiting: if distlogd
+    /// cannot take it now, the next one will do, and nothing is counted.
+    fn beat(&self) {
+        let open = crate::scope::open_scopes();
+        if open == 0 {
+            return;
+        }
+        let topic = [self.topic[0], b'H', b'J'];
+        let body = json!({
+            "hostname": self.hostname,
+            "process": std::process::id(),
+            "created": epoch_now(),
+            "open_scopes": open,
+        })
+        .to_string();
+        let _ = self
+            .socket
+            .send(&topic[..], zmq::SNDMORE | zmq::DONTWAIT)
+            .and_then(|()| self.socket.send(body.as_bytes(), zmq::DONTWAIT));
+    }
+
     fn try_send(&self, body: &[u8]) -> bool {
         self.socket
             .send(&self.topic[..], zmq::SNDMORE | zmq::DONTWAIT)
@@ -245,10 +291,7 @@ impl Worker {
             "name": "distlog", "msg": message, "message": message, "args": null,
             "levelname": "WARNING", "levelno": 30, "process": std::process::id(),
             "hostname": self.hostname, "context": null, "dropped_records": n,
-            "created": std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs_f64())
-                .unwrap_or(0.0),
+            "created": epoch_now(),
         })
         .to_string()
         .into_bytes()

@@ -130,13 +130,21 @@ fn scopes_hold_across_threads_futures_panics_and_tracing_spans() {
     let got = receive_all(&pull);
     let fail = got
         .iter()
-        .find(|r| r["message"] == "doomed" && r["scope_event"] == "fail")
+        .find(|r| {
+            r["scope_event"] == "fail"
+                && r["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("doomed: panicked at "))
+        })
         .expect("fail");
     assert_eq!(
         (fail["levelname"].as_str(), fail["levelno"].as_i64()),
         (Some("ERROR"), Some(40))
     );
     assert_eq!(fail["context"]["attempt"], 1);
+    assert!(fail["exc_text"]
+        .as_str()
+        .is_some_and(|t| t.ends_with("\nboom")));
     let bound = got.iter().find(|r| r["message"] == "bound").expect("bound");
     assert_eq!(bound["context"]["order"], 7);
     let refused = got
