@@ -36,7 +36,10 @@ pub struct EntryRef<'a> {
     /// Root id, scope path (`""` or `/1/3`) and seq, for records in a scope.
     pub key: Option<(&'a str, &'a str, u64)>,
     pub message: &'a str,
-    pub body: &'a str,
+    /// The body as JSON text. Left as bytes: it is the bulk of a record and
+    /// most readers never look at it, so its UTF-8 is checked (by serde_json)
+    /// only by those that do.
+    pub body: &'a [u8],
 }
 
 impl EntryRef<'_> {
@@ -52,10 +55,10 @@ impl EntryRef<'_> {
     /// most records do not, and a full parse costs more than the rest of
     /// indexing together.
     pub fn exc_text(&self) -> Option<String> {
-        let at = memchr::memmem::find(self.body.as_bytes(), b"\"exc_text\"")?;
-        let rest = self.body[at + 10..].trim_start();
-        let rest = rest.strip_prefix(':')?.trim_start();
-        if !rest.starts_with('"') {
+        let at = memchr::memmem::find(self.body, b"\"exc_text\"")?;
+        let rest = self.body[at + 10..].trim_ascii_start();
+        let rest = rest.strip_prefix(b":")?.trim_ascii_start();
+        if !rest.starts_with(b"\"") {
             return None;
         }
         body_part(self.body).exc_text
@@ -71,8 +74,8 @@ pub(crate) struct BodyPart {
     pub exc_text: Option<String>,
 }
 
-pub(crate) fn body_part(body: &str) -> BodyPart {
-    serde_json::from_str(body).unwrap_or_default()
+pub(crate) fn body_part(body: &[u8]) -> BodyPart {
+    serde_json::from_slice(body).unwrap_or_default()
 }
 
 /// Appends the payload of `record`, stored as `id` and received at
@@ -97,7 +100,7 @@ pub fn encode(record: &Record, id: u64, received: f64, out: &mut Vec<u8>) {
             .zip(path.as_deref())
             .map(|(k, p)| (k.scope.root.as_str(), p, k.seq)),
         message: &record.message,
-        body: &record.body,
+        body: record.body.as_bytes(),
     };
     encode_ref(&e, out);
 }
@@ -152,7 +155,7 @@ pub(crate) fn encode_ref(e: &EntryRef<'_>, out: &mut Vec<u8>) {
         put_varint(out, seq);
     }
     put_str(out, e.message);
-    put_str(out, e.body);
+    put_bytes(out, e.body);
 }
 
 /// Reads a payload written by [`encode`]. Payloads come from our own files,
@@ -193,7 +196,7 @@ pub fn decode(payload: &[u8]) -> Result<EntryRef<'_>, StoreError> {
         None
     };
     let message = r.str()?;
-    let body = r.str()?;
+    let body = r.raw()?;
     Ok(EntryRef {
         id,
         received,
@@ -238,8 +241,12 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_varint(out, s.len() as u64);
-    out.extend_from_slice(s.as_bytes());
+    put_bytes(out, s.as_bytes());
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    put_varint(out, b.len() as u64);
+    out.extend_from_slice(b);
 }
 
 struct Cursor<'a> {
@@ -286,9 +293,14 @@ impl<'a> Cursor<'a> {
         Err(corrupt("varint"))
     }
 
+    fn raw(&mut self) -> Result<&'a [u8], StoreError> {
+        let n = usize::try_from(self.varint()?).map_err(|_| corrupt("length"))?;
+        self.bytes(n)
+    }
+
     fn str(&mut self) -> Result<&'a str, StoreError> {
         let n = usize::try_from(self.varint()?).map_err(|_| corrupt("length"))?;
-        std::str::from_utf8(self.bytes(n)?).map_err(|_| corrupt("text"))
+        simdutf8::basic::from_utf8(self.bytes(n)?).map_err(|_| corrupt("text"))
     }
 }
 
@@ -332,7 +344,7 @@ mod tests {
             Some(("e252a11f-d33d-483d-ba08-bc8f642b2f10", "/1/2", 3))
         );
         assert_eq!(e.message, "bang");
-        assert_eq!(e.body, r.body);
+        assert_eq!(e.body, r.body.as_bytes());
         assert_eq!(e.exc_text().as_deref(), Some("Traceback\nKeyError: 'x'"));
         assert_eq!(payload_id(&buf), Some(42));
     }
@@ -359,9 +371,16 @@ mod tests {
         for cut in 0..buf.len() {
             assert!(decode(&buf[..cut]).is_err(), "cut at {cut}");
         }
+        // A garbled message is refused; a garbled body is left to whoever
+        // parses it (serde_json refuses it then, without a panic).
         let mut bad = buf.clone();
-        let last = bad.len() - 3;
-        bad[last] = 0xff;
+        let at = memchr::memmem::find(&bad, b"hello").expect("message");
+        bad[at] = 0xff;
         assert!(decode(&bad).is_err());
+        let mut bad_body = buf.clone();
+        let last = bad_body.len() - 3;
+        bad_body[last] = 0xff;
+        let e = decode(&bad_body).expect("the fields still read");
+        assert!(body_part(e.body).context.is_none());
     }
 }

@@ -157,7 +157,7 @@ pub(crate) fn import(path: &Path, options: &StoreOptions) -> Result<(), StoreErr
                         duration,
                         key,
                         message: &message,
-                        body: &body,
+                        body: body.as_bytes(),
                     },
                     out,
                 )

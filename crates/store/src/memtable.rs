@@ -2,19 +2,21 @@
 //! and found by task through a small index. Readers see them at once; the
 //! flusher turns a full one into a segment.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::time::Instant;
 
 /// One record in memory: its catalogue task (0 outside a task) and payload.
 pub(crate) struct MemEntry {
     pub task: u64,
-    pub payload: Box<[u8]>,
+    /// Kept as the intake made it: shrinking it to a boxed slice cost a
+    /// copy per record on the index thread.
+    pub payload: Vec<u8>,
 }
 
 pub(crate) struct MemTable {
     pub entries: Vec<MemEntry>,
     pub bytes: usize,
-    by_task: HashMap<u64, Vec<u32>>,
+    by_task: FxHashMap<u64, Vec<u32>>,
     /// When the first entry arrived, so a trickle still reaches a segment
     /// (and the journal behind it can go) in bounded time.
     pub since: Option<Instant>,
@@ -25,7 +27,7 @@ impl Default for MemTable {
         MemTable {
             entries: Vec::new(),
             bytes: 0,
-            by_task: HashMap::new(),
+            by_task: FxHashMap::default(),
             since: None,
         }
     }
@@ -39,10 +41,7 @@ impl MemTable {
         }
         self.bytes += payload.len() + std::mem::size_of::<MemEntry>();
         self.since.get_or_insert_with(Instant::now);
-        self.entries.push(MemEntry {
-            task,
-            payload: payload.into_boxed_slice(),
-        });
+        self.entries.push(MemEntry { task, payload });
     }
 
     pub(crate) fn len(&self) -> usize {

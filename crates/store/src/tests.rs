@@ -464,10 +464,8 @@ fn retention_by_age_deletes_old_segments_their_tasks_and_their_search_entries() 
 #[test]
 fn retention_by_size_deletes_the_oldest_segments_until_the_store_fits() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let options = StoreOptions {
-        memtable_records: 50,
-        ..StoreOptions::default()
-    };
+    // Each batch is flushed into a segment of its own.
+    let options = StoreOptions::default();
     let store = Store::open_with(dir.path().join("s"), options).expect("open");
     let mut writer = store.writer().expect("w");
     // Words that do not repeat, so blocks do not compress to nothing.

@@ -64,7 +64,7 @@ impl TaskDelta {
 }
 
 /// The context of a root's opening record, for filtering tasks by it.
-fn root_context(body: &str) -> Option<String> {
+fn root_context(body: &[u8]) -> Option<String> {
     let mut context = body_part(body).context?;
     let map = context.as_object_mut()?;
     map.remove("key");

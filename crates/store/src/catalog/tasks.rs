@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
+
 use rusqlite::types::Value as Sql;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
@@ -12,8 +14,8 @@ use crate::{Status, StoreError, TaskFilter, TaskRow};
 /// Writes each task's delta and returns each task's id.
 pub(super) fn upsert<'a>(
     tx: &rusqlite::Transaction<'_>,
-    tasks: HashMap<&'a str, TaskDelta>,
-) -> Result<HashMap<&'a str, u64>, StoreError> {
+    tasks: FxHashMap<&'a str, TaskDelta>,
+) -> Result<FxHashMap<&'a str, u64>, StoreError> {
     // The root's opening record decides message, host and process; until it
     // arrives (a subtask from another process may come first) the first
     // record seen stands in. A closed task stays closed.
@@ -37,7 +39,7 @@ pub(super) fn upsert<'a>(
             last_id  = MAX(tasks.last_id, excluded.last_id)
          RETURNING id",
     )?;
-    let mut ids = HashMap::with_capacity(tasks.len());
+    let mut ids = FxHashMap::with_capacity_and_hasher(tasks.len(), Default::default());
     for (root, d) in tasks {
         let duration = d
             .duration

@@ -16,9 +16,13 @@ use crate::memtable::MemTable;
 use crate::segment::{write_segment, SegItem, Segment, SegmentOptions};
 use crate::{tokens, StoreError};
 
-/// Segments merge four at a time…
+/// Small segments (from a memtable flushed by age on a quiet daemon, or
+/// at a restart) merge four at a time; a segment of at least a quarter of
+/// a memtable is left as it is: merging those would rewrite every record
+/// again under full load for little gain in queries (measured: the merge
+/// was the flush thread's largest cost).
 const MERGE_FAN_IN: usize = 4;
-/// …while the result stays below these, which bound a merge's memory.
+/// A merge's result stays below these, which bound its memory.
 const MERGE_MAX_RECORDS: u64 = 256 * 1024;
 /// (compressed bytes)
 const MERGE_MAX_BYTES: u64 = 48 << 20;
@@ -62,8 +66,10 @@ struct Item<'a> {
     created: f64,
     levelno: i64,
     payload: &'a [u8],
+    tokens: Vec<u64>,
 }
 
+/// One record's sort key and search terms, from one decode.
 fn item(task: u64, payload: &[u8]) -> Option<Item<'_>> {
     let e = decode(payload).ok()?;
     let (scope, seq) = e.key.map_or(("", 0), |k| (k.1, k.2));
@@ -75,19 +81,21 @@ fn item(task: u64, payload: &[u8]) -> Option<Item<'_>> {
         created: e.created,
         levelno: e.levelno,
         payload,
+        tokens: record_tokens(&e),
     })
 }
 
 /// The search terms of one record: words of its message and exception,
 /// and its host and logger as field terms.
-fn record_tokens(payload: &[u8], out: &mut Vec<u64>) {
-    let Ok(e) = decode(payload) else { return };
-    tokens::tokenize(e.message, out);
+fn record_tokens(e: &crate::entry::EntryRef<'_>) -> Vec<u64> {
+    let mut out = Vec::with_capacity(32);
+    tokens::tokenize(e.message, &mut out);
     if let Some(exc) = e.exc_text() {
-        tokens::tokenize(&exc, out);
+        tokens::tokenize(&exc, &mut out);
     }
     out.push(tokens::field_token("host", e.host));
-    tokens::logger_tokens(e.logger, out);
+    tokens::logger_tokens(e.logger, &mut out);
+    out
 }
 
 /// Sorts `items` so each task's records are contiguous and writes them as
@@ -103,31 +111,24 @@ fn write(
     items.sort_unstable_by(|a, b| {
         (a.task, a.scope, a.seq, a.id).cmp(&(b.task, b.scope, b.seq, b.id))
     });
-    let token_lists: Vec<Vec<u64>> = items
-        .iter()
-        .map(|i| {
-            let mut t = Vec::new();
-            record_tokens(i.payload, &mut t);
-            t
-        })
-        .collect();
     let min_id = items.iter().map(|i| i.id).min().unwrap_or(0);
     let max_id = items.iter().map(|i| i.id).max().unwrap_or(0);
     let name = format!("{min_id:020}-{max_id:020}.seg");
     let path = inner.segments_dir().join(&name);
     let options = SegmentOptions {
         block_bytes: inner.options.block_bytes,
+        zstd_level: 1,
         ..SegmentOptions::default()
     };
     let info = write_segment(
         &path,
-        items.iter().zip(&token_lists).map(|(i, t)| SegItem {
+        items.iter().map(|i| SegItem {
             id: i.id,
             task: i.task,
             created: i.created,
             levelno: i.levelno,
             payload: i.payload,
-            tokens: t,
+            tokens: &i.tokens,
         }),
         &options,
     )?;
@@ -215,11 +216,11 @@ fn merge_once(inner: &Inner, catalog: &mut Catalog) -> bool {
         Ok(v) => v.segments.clone(),
         Err(_) => return false,
     };
+    let small = (inner.options.memtable_records / 4).max(1) as u64;
     let Some(run) = segments.windows(MERGE_FAN_IN).find(|w| {
-        let level = w[0].level;
         let records: u64 = w.iter().map(|s| s.info().count).sum();
         let bytes: u64 = w.iter().map(|s| s.info().bytes).sum();
-        w.iter().all(|s| s.level == level)
+        w.iter().all(|s| s.info().count < small)
             && records <= MERGE_MAX_RECORDS
             && bytes <= MERGE_MAX_BYTES
     }) else {
@@ -247,7 +248,7 @@ fn merge_once(inner: &Inner, catalog: &mut Catalog) -> bool {
         .filter_map(|r| item(r.task, r.payload))
         .collect();
     let names: Vec<String> = run.iter().map(|s| s.name.clone()).collect();
-    let level = run[0].level + 1;
+    let level = run.iter().map(|s| s.level).max().unwrap_or(0) + 1;
     let merged = match write(inner, &mut items, level).and_then(|w| commit(catalog, w, &names)) {
         Ok(m) => m,
         Err(e) => {

@@ -107,10 +107,11 @@ fn index(
     beats: &mut Vec<(String, i64, f64)>,
 ) {
     let bytes: u64 = batch.iter().map(|p| p.len() as u64).sum();
-    // Our own encoder made these; one that does not decode would shift the
-    // task ids of every record after it.
-    batch.retain(|p| decode(p).is_ok());
-    let entries: Vec<EntryRef<'_>> = batch.iter().filter_map(|p| decode(p).ok()).collect();
+    // Our own encoder made these, so each decodes; one that did not would
+    // be dropped here rather than shift the task ids of those after it.
+    let decoded: Vec<Option<EntryRef<'_>>> = batch.iter().map(|p| decode(p).ok()).collect();
+    let ok: Vec<bool> = decoded.iter().map(Option::is_some).collect();
+    let entries: Vec<EntryRef<'_>> = decoded.into_iter().flatten().collect();
     let mut delay = Duration::from_millis(50);
     let tasks = loop {
         match catalog.apply(&entries, beats) {
@@ -132,8 +133,11 @@ fn index(
     let count = entries.len();
     drop(entries);
     if let Ok(mut view) = inner.view.write() {
-        for (payload, task) in batch.drain(..).zip(tasks) {
-            view.active.push(task, payload);
+        let mut tasks = tasks.into_iter();
+        for (payload, ok) in batch.drain(..).zip(ok) {
+            if ok {
+                view.active.push(tasks.next().unwrap_or(0), payload);
+            }
         }
     }
     batch.clear();

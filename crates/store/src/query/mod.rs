@@ -212,14 +212,14 @@ fn find_in_memtable(m: &MemTable, id: u64) -> Option<&[u8]> {
 pub(crate) fn row(e: &EntryRef<'_>, full: bool) -> RecordRow {
     let (context, exc_text, body) = if full {
         let body: serde_json::Value =
-            serde_json::from_str(e.body).unwrap_or(serde_json::Value::Null);
+            serde_json::from_slice(e.body).unwrap_or(serde_json::Value::Null);
         let context = body.get("context").filter(|c| c.is_object()).cloned();
         let exc_text = body
             .get("exc_text")
             .and_then(|v| v.as_str())
             .map(str::to_owned);
         (context, exc_text, Some(body))
-    } else if e.key.is_some() || e.body.contains("\"exc_text\"") {
+    } else if e.key.is_some() || memchr::memmem::find(e.body, b"\"exc_text\"").is_some() {
         let part = body_part(e.body);
         (part.context.filter(|c| c.is_object()), part.exc_text, None)
     } else {

@@ -92,7 +92,7 @@ impl Plan {
 
 /// `field=value` pairs against the record's context; dotted fields reach
 /// into nested objects; values compare as text (`7` finds 7 and "7").
-fn context_matches(body: &str, pairs: &[(String, String)]) -> bool {
+fn context_matches(body: &[u8], pairs: &[(String, String)]) -> bool {
     let Some(context) = body_part(body).context else {
         return false;
     };
