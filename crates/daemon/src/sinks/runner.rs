@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
@@ -128,6 +128,9 @@ pub struct SinkHandle {
     pub config: SinkConfig,
     pub stats: Arc<SinkStats>,
     input: Input,
+    /// Dropped by [`SinkHandle::close`]: the thread then drains its queue
+    /// and ends, even while stale copies of the handle are still held.
+    closer: Mutex<Option<Sender<()>>>,
 }
 
 impl SinkHandle {
@@ -170,6 +173,15 @@ impl SinkHandle {
         }
     }
 
+    /// Ends a queued sink's thread once it has written what is queued, and
+    /// with it the sink's file, socket or connection. The caller makes sure
+    /// nothing is delivered any more (see `Pipeline::retire`).
+    pub fn close(&self) {
+        if let Ok(mut closer) = self.closer.lock() {
+            closer.take();
+        }
+    }
+
     /// A live subscription, for feed sinks.
     pub fn subscribe(&self) -> Option<broadcast::Receiver<Arc<Routed>>> {
         match &self.input {
@@ -185,6 +197,7 @@ impl SinkHandle {
             config: config.clone(),
             stats: Arc::default(),
             input: Input::Feed(tx),
+            closer: Mutex::new(None),
         }
     }
 
@@ -266,14 +279,26 @@ pub fn spawn(
     let budget = Arc::new(Budget::new(max_bytes));
     let thread_budget = budget.clone();
     let (tx, rx) = crossbeam_channel::bounded(size);
+    let (closer, closed) = crossbeam_channel::bounded(0);
     let stats = Arc::new(SinkStats::default());
     let thread_stats = stats.clone();
     let thread_name = name.to_owned();
     let handle = std::thread::Builder::new()
         .name(format!("sink-{name}"))
-        .spawn(move || run(&thread_name, worker, rx, &thread_stats, &thread_budget))
+        .spawn(move || {
+            run(
+                &thread_name,
+                worker,
+                &rx,
+                &closed,
+                &thread_stats,
+                &thread_budget,
+            );
+        })
         .with_context(|| format!("starting sink {name:?}"))?;
     if let Ok(mut v) = threads.0.lock() {
+        // Reloads replace sinks; their finished threads need no joining.
+        v.retain(|h| !h.is_finished());
         v.push(handle);
     }
     Ok(Arc::new(SinkHandle {
@@ -281,13 +306,23 @@ pub fn spawn(
         config: config.clone(),
         stats,
         input: Input::Queue(tx, when_full, budget),
+        closer: Mutex::new(Some(closer)),
     }))
+}
+
+/// What the sink's thread waits for next.
+enum Next {
+    Record(Arc<Routed>),
+    Idle,
+    /// The handle was closed, or every copy of it dropped.
+    End,
 }
 
 fn run(
     name: &str,
     mut worker: impl Worker,
-    rx: Receiver<Arc<Routed>>,
+    rx: &Receiver<Arc<Routed>>,
+    closed: &Receiver<()>,
     stats: &SinkStats,
     budget: &Budget,
 ) {
@@ -295,8 +330,14 @@ fn run(
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut next_tick = Instant::now() + TICK;
     loop {
-        match rx.recv_timeout(TICK) {
-            Ok(first) => {
+        let next = crossbeam_channel::select! {
+            recv(rx) -> r => r.map_or(Next::End, Next::Record),
+            // Nothing is ever sent: only the closer's drop wakes this.
+            recv(closed) -> _ => Next::End,
+            default(TICK) => Next::Idle,
+        };
+        match next {
+            Next::Record(first) => {
                 batch.push(first);
                 let deadline = Instant::now() + MAX_DELAY;
                 while batch.len() < MAX_BATCH {
@@ -305,29 +346,53 @@ fn run(
                         Err(_) => break,
                     }
                 }
-                let lost = match worker.write(&batch) {
-                    Ok(()) => 0,
-                    Err(Lost { records, why }) => {
-                        stats.error(name, &why);
-                        records.min(batch.len())
-                    }
-                };
-                stats.dropped.fetch_add(lost as u64, Relaxed);
-                stats
-                    .written
-                    .fetch_add((batch.len() - lost) as u64, Relaxed);
-                budget.release(batch.iter().map(|r| r.weight()).sum());
-                batch.clear();
+                write_batch(name, &mut worker, &mut batch, stats, budget);
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+            Next::Idle => {}
+            Next::End => break,
         }
         if Instant::now() >= next_tick {
             worker.tick();
             next_tick = Instant::now() + TICK;
         }
     }
+    // Closed with records still queued: they were accepted, so written.
+    while let Ok(r) = rx.try_recv() {
+        batch.push(r);
+        if batch.len() == MAX_BATCH {
+            write_batch(name, &mut worker, &mut batch, stats, budget);
+        }
+    }
+    write_batch(name, &mut worker, &mut batch, stats, budget);
     worker.finish();
+    // Said once its file, socket or connection is released.
+    drop(worker);
+    tracing::info!(sink = name, "sink stopped");
+}
+
+fn write_batch(
+    name: &str,
+    worker: &mut impl Worker,
+    batch: &mut Vec<Arc<Routed>>,
+    stats: &SinkStats,
+    budget: &Budget,
+) {
+    if batch.is_empty() {
+        return;
+    }
+    let lost = match worker.write(batch) {
+        Ok(()) => 0,
+        Err(Lost { records, why }) => {
+            stats.error(name, &why);
+            records.min(batch.len())
+        }
+    };
+    stats.dropped.fetch_add(lost as u64, Relaxed);
+    stats
+        .written
+        .fetch_add((batch.len() - lost) as u64, Relaxed);
+    budget.release(batch.iter().map(|r| r.weight()).sum());
+    batch.clear();
 }
 
 #[cfg(test)]
