@@ -114,6 +114,10 @@ fn follow_feed(body: impl io::Read, out: &mut impl Write, json: bool, p: Paint) 
             let data = data.trim_start();
             if event == "lagged" {
                 eprintln!("distlog: fell behind the feed; {data} records skipped");
+            } else if event == "closed" {
+                // The daemon ended the feed and says why (a reload removed it).
+                let why: Value = serde_json::from_str(data).unwrap_or_default();
+                anyhow::bail!("{}", why["error"].as_str().unwrap_or(data));
             } else if let Ok(r) = serde_json::from_str::<Value>(data) {
                 if json {
                     writeln!(out, "{data}")?;
@@ -182,5 +186,25 @@ fn reader_gone(wait: Duration) -> bool {
             std::thread::sleep(wait);
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_feed_the_daemon_closes_ends_the_tail_with_its_reason() {
+        let feed = "data: {\"message\": \"one\", \"levelno\": 20, \"levelname\": \"INFO\"}\n\n\
+                    event: closed\ndata: {\"error\": \"the configuration was reloaded without a feed sink\"}\n\n";
+        let mut out = Vec::new();
+        let err = follow_feed(feed.as_bytes(), &mut out, false, Paint { color: false })
+            .expect_err("ends with an error");
+        assert_eq!(
+            err.to_string(),
+            "the configuration was reloaded without a feed sink"
+        );
+        let printed = String::from_utf8_lossy(&out);
+        assert_eq!(printed.lines().count(), 1, "only the record: {printed}");
     }
 }

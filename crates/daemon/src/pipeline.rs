@@ -1,10 +1,15 @@
 //! Routing: the compiled rules and the running sinks, swapped as one on a
 //! configuration reload.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+mod switch;
+
+pub use switch::Switch;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Result;
+use distlog_proto::civil::Civil;
 use distlog_proto::Record;
 use distlog_rules::RecordSubject;
 use serde_json::json;
@@ -86,22 +91,54 @@ impl Routed {
         }
     }
 
-    /// One line for the console sink.
+    /// One line for the console sink, laid out as `distlog tail` prints
+    /// a record: time (UTC), level, logger, message, key, context.
     pub fn human_line(&self) -> String {
         let r = &self.record;
-        let key = r
-            .key
-            .as_ref()
-            .map(|k| format!("  [{k}]"))
-            .unwrap_or_default();
-        format!(
-            "{:.3} {:<8} {} {}{key}",
-            r.created.unwrap_or(self.received),
+        let time = Civil::from_epoch(r.created.unwrap_or(self.received));
+        let mut line = format!(
+            "{} {}.{:03}Z {:<7} {} {}",
+            time.date(),
+            time.time(),
+            time.millis,
             r.levelname,
             r.logger,
             r.message
-        )
+        );
+        if let Some(k) = &r.key {
+            line.push_str(&format!("  [{k}]"));
+        }
+        let context = context_text(&r.body);
+        if !context.is_empty() {
+            line.push_str("  ");
+            line.push_str(&context);
+        }
+        line
     }
+}
+
+/// The scope's fields as `name=value`, without the key, as `distlog tail`
+/// shows them.
+fn context_text(body: &str) -> String {
+    // Most records of a busy console are outside any scope: skip parsing.
+    if !body.contains("\"context\"") {
+        return String::new();
+    }
+    let Ok(serde_json::Value::Object(mut body)) = serde_json::from_str(body) else {
+        return String::new();
+    };
+    let Some(serde_json::Value::Object(context)) = body.remove("context") else {
+        return String::new();
+    };
+    context
+        .iter()
+        .filter(|(k, _)| *k != "key")
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => format!("{k}={s}"),
+            other => format!("{k}={other}"),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The rules and sinks one configuration produced.
@@ -110,6 +147,22 @@ pub struct Pipeline {
     rules: Vec<RulePlan>,
     default: Vec<usize>,
     mode: Mode,
+    /// Routes in progress, so a retiring pipeline knows when its sinks
+    /// will get no more records.
+    active: AtomicUsize,
+    /// Set once a reload replaced this pipeline: holders of a stale copy
+    /// (the intake, until its next record) route through `successor`.
+    retired: AtomicBool,
+    successor: OnceLock<Arc<Pipeline>>,
+}
+
+/// Counts a route in progress for as long as it runs, panics included.
+struct Routing<'a>(&'a AtomicUsize);
+
+impl Drop for Routing<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Pipeline {
@@ -135,6 +188,9 @@ impl Pipeline {
             rules: plan.rules,
             default: plan.default,
             mode: plan.mode,
+            active: AtomicUsize::new(0),
+            retired: AtomicBool::new(false),
+            successor: OnceLock::new(),
         })
     }
 
@@ -145,10 +201,45 @@ impl Pipeline {
             rules: Vec::new(),
             default: Vec::new(),
             mode: Mode::All,
+            active: AtomicUsize::new(0),
+            retired: AtomicBool::new(false),
+            successor: OnceLock::new(),
         }
     }
 
     pub fn route(&self, routed: &Arc<Routed>) {
+        // SeqCst on both sides: either `retire` sees this route running
+        // and waits for it, or this route sees the pipeline retired.
+        self.active.fetch_add(1, Ordering::SeqCst);
+        let routing = Routing(&self.active);
+        if self.retired.load(Ordering::SeqCst) {
+            drop(routing);
+            if let Some(next) = self.successor.get() {
+                next.route(routed);
+            }
+            return;
+        }
+        self.deliver(routed);
+    }
+
+    /// Hands over to `next`, waits for routes still delivering here, then
+    /// closes the sinks `next` does not share, so they release their
+    /// files and sockets now rather than when a stale copy is dropped.
+    fn retire(&self, next: Arc<Pipeline>) {
+        let _ = self.successor.set(next.clone());
+        self.retired.store(true, Ordering::SeqCst);
+        while self.active.load(Ordering::SeqCst) != 0 {
+            // A route holds on only while a blocking queue makes room.
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        }
+        for sink in &self.sinks {
+            if !next.sinks.iter().any(|s| Arc::ptr_eq(s, sink)) {
+                sink.close();
+            }
+        }
+    }
+
+    fn deliver(&self, routed: &Arc<Routed>) {
         // Sinks are few; a stack bitmap keeps routing allocation-free.
         let mut targets: u128 = 0;
         let mut matched = false;
@@ -189,42 +280,5 @@ impl Pipeline {
 
     pub fn sink(&self, name: &str) -> Option<&Arc<SinkHandle>> {
         self.sinks.iter().find(|s| s.name == name)
-    }
-}
-
-/// The current pipeline, replaceable while the intake runs. The intake
-/// checks `generation` per record (one atomic load) and takes the lock only
-/// when it changed.
-pub struct Switch {
-    current: Mutex<Arc<Pipeline>>,
-    generation: AtomicU64,
-}
-
-impl Switch {
-    pub fn new(p: Pipeline) -> Switch {
-        Switch {
-            current: Mutex::new(Arc::new(p)),
-            generation: AtomicU64::new(0),
-        }
-    }
-
-    pub fn current(&self) -> Arc<Pipeline> {
-        match self.current.lock() {
-            Ok(p) => p.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
-    }
-
-    pub fn replace(&self, p: Pipeline) {
-        let mut cur = match self.current.lock() {
-            Ok(c) => c,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        *cur = Arc::new(p);
-        self.generation.fetch_add(1, Ordering::Release);
     }
 }

@@ -1,6 +1,7 @@
 //! `distlogd.yml`: parsed, then validated and compiled into a [`Plan`]
 //! before any socket opens or any sink starts.
 
+mod explain;
 mod plan;
 
 pub use plan::{Mode, Plan, RulePlan};
@@ -51,7 +52,7 @@ pub struct RuleConfig {
     #[serde(default)]
     pub name: Option<String>,
     #[serde(rename = "match", default)]
-    pub condition: Option<distlog_rules::ConditionSpec>,
+    pub condition: Option<Spanned<distlog_rules::ConditionSpec>>,
     pub to: Vec<Spanned<String>>,
 }
 
@@ -63,7 +64,10 @@ impl ConfigFile {
     }
 
     pub fn parse(text: &str) -> Result<ConfigFile> {
-        serde_saphyr::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))
+        serde_saphyr::from_str(text).map_err(|e| match explain::sinks(text) {
+            Some(plain) => anyhow::anyhow!("{plain}"),
+            None => anyhow::anyhow!("{e}"),
+        })
     }
 
     /// The configuration distlogd runs with when given no file: everything
@@ -143,7 +147,10 @@ impl ConfigFile {
                 None => format!("rule {}", i + 1),
             };
             let condition = match &rule.condition {
-                Some(spec) => spec.compile().with_context(|| format!("{label}: match"))?,
+                Some(spec) => spec
+                    .value
+                    .compile()
+                    .with_context(|| format!("line {}: {label}: match", spec.referenced.line()))?,
                 None => distlog_rules::Condition::always(),
             };
             let targets = rule

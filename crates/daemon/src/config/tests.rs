@@ -158,3 +158,51 @@ fn a_queue_byte_bound_must_be_a_size_above_zero() {
     let err = error(&with("0B"));
     assert!(err.contains("more than 0"), "{err}");
 }
+
+#[test]
+fn the_sink_types_named_in_errors_are_the_ones_serde_knows() {
+    let e = format!(
+        "{:#}",
+        serde_saphyr::from_str::<SinkConfig>("type: nothing\n").expect_err("unknown")
+    );
+    assert!(
+        e.contains(&format!(
+            "expected one of {}",
+            explain::SINK_TYPES.join(", ")
+        )),
+        "{e}"
+    );
+}
+
+#[test]
+fn sink_shape_mistakes_are_said_in_plain_words_with_their_line() {
+    let e = error("sinks:\n  store:\n  type: store\n");
+    assert!(
+        e.starts_with(r#"line 2: sink "store" has no settings: put them on the lines after it, indented further"#),
+        "{e}"
+    );
+    let e = error("sinks:\n  a: {path: /tmp/x}\n");
+    assert!(
+        e.starts_with(r#"line 2: sink "a" has no `type`: give one of store, file"#),
+        "{e}"
+    );
+    let e = error("sinks:\n  a: {type: consol}\n");
+    assert!(
+        e.contains(r#"line 2: sink "a" has unknown type "consol"; did you mean "console"?"#),
+        "{e}"
+    );
+    // A mistake inside a well-shaped sink keeps serde's own words.
+    let e = error("sinks:\n  a: {type: feed, bufer: 3}\n");
+    assert!(e.contains("unknown field `bufer`"), "{e}");
+}
+
+#[test]
+fn rule_conditions_that_do_not_compile_say_their_line() {
+    let e = error("sinks:\n  s: {type: feed}\nroutes:\n  mode: all\n  rules:\n    - match: {level: EROR}\n      to: [s]\n  default: [s]\n");
+    assert!(
+        e.starts_with(r#"line 6: rule 1: match: unknown level "EROR""#),
+        "{e}"
+    );
+    let e = error("sinks:\n  s: {type: feed}\nroutes:\n  mode: all\n  rules:\n    - to: [s]\n    - match:\n        any:\n          - {message: \"[\"}\n      to: [s]\n  default: [s]\n");
+    assert!(e.starts_with("line 8: rule 2: match: message regex"), "{e}");
+}

@@ -6,7 +6,7 @@
 //! [`start`].
 
 mod console;
-mod feed;
+pub mod feed;
 mod file;
 mod forward;
 mod runner;

@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
@@ -130,6 +130,9 @@ pub struct SinkHandle {
     pub config: SinkConfig,
     pub stats: Arc<SinkStats>,
     input: Input,
+    /// Dropped by [`SinkHandle::close`]: the thread then drains its queue
+    /// and ends, even while stale copies of the handle are still held.
+    closer: Mutex<Option<Sender<()>>>,
 }
 
 impl SinkHandle {
@@ -203,6 +206,15 @@ impl SinkHandle {
         }
     }
 
+    /// Ends a queued sink's thread once it has written what is queued, and
+    /// with it the sink's file, socket or connection. The caller makes sure
+    /// nothing is delivered any more (see `Pipeline::retire`).
+    pub fn close(&self) {
+        if let Ok(mut closer) = self.closer.lock() {
+            closer.take();
+        }
+    }
+
     /// A live subscription, for feed sinks.
     pub fn subscribe(&self) -> Option<broadcast::Receiver<Arc<Routed>>> {
         match &self.input {
@@ -218,6 +230,7 @@ impl SinkHandle {
             config: config.clone(),
             stats: Arc::default(),
             input: Input::Feed(tx),
+            closer: Mutex::new(None),
         }
     }
 
@@ -309,14 +322,26 @@ pub fn spawn(
     let budget = Arc::new(Budget::new(max_bytes));
     let thread_budget = budget.clone();
     let (tx, rx) = crossbeam_channel::bounded(size);
+    let (closer, closed) = crossbeam_channel::bounded(0);
     let stats = Arc::new(SinkStats::default());
     let thread_stats = stats.clone();
     let thread_name = name.to_owned();
     let handle = std::thread::Builder::new()
         .name(format!("sink-{name}"))
-        .spawn(move || run(&thread_name, worker, rx, &thread_stats, &thread_budget))
+        .spawn(move || {
+            run(
+                &thread_name,
+                worker,
+                &rx,
+                &closed,
+                &thread_stats,
+                &thread_budget,
+            );
+        })
         .with_context(|| format!("starting sink {name:?}"))?;
     if let Ok(mut v) = threads.0.lock() {
+        // Reloads replace sinks; their finished threads need no joining.
+        v.retain(|h| !h.is_finished());
         v.push(handle);
     }
     Ok(Arc::new(SinkHandle {
@@ -324,13 +349,23 @@ pub fn spawn(
         config: config.clone(),
         stats,
         input: Input::Queue(tx, when_full, budget),
+        closer: Mutex::new(Some(closer)),
     }))
+}
+
+/// What the sink's thread waits for next.
+enum Next {
+    Record(Arc<Routed>),
+    Idle,
+    /// The handle was closed, or every copy of it dropped.
+    End,
 }
 
 fn run(
     name: &str,
     mut worker: impl Worker,
-    rx: Receiver<Arc<Routed>>,
+    rx: &Receiver<Arc<Routed>>,
+    closed: &Receiver<()>,
     stats: &SinkStats,
     budget: &Budget,
 ) {
@@ -338,8 +373,14 @@ fn run(
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut next_tick = Instant::now() + TICK;
     loop {
-        match rx.recv_timeout(TICK) {
-            Ok(first) => {
+        let next = crossbeam_channel::select! {
+            recv(rx) -> r => r.map_or(Next::End, Next::Record),
+            // Nothing is ever sent: only the closer's drop wakes this.
+            recv(closed) -> _ => Next::End,
+            default(TICK) => Next::Idle,
+        };
+        match next {
+            Next::Record(first) => {
                 batch.push(first);
                 let deadline = Instant::now() + MAX_DELAY;
                 while batch.len() < MAX_BATCH {
@@ -348,155 +389,54 @@ fn run(
                         Err(_) => break,
                     }
                 }
-                let lost = match worker.write(&batch) {
-                    Ok(()) => 0,
-                    Err(Lost { records, why }) => {
-                        stats.error(name, &why);
-                        records.min(batch.len())
-                    }
-                };
-                stats.dropped.fetch_add(lost as u64, Relaxed);
-                stats
-                    .written
-                    .fetch_add((batch.len() - lost) as u64, Relaxed);
-                budget.release(batch.iter().map(|r| r.weight()).sum());
-                batch.clear();
+                write_batch(name, &mut worker, &mut batch, stats, budget);
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+            Next::Idle => {}
+            Next::End => break,
         }
         if Instant::now() >= next_tick {
             worker.tick();
             next_tick = Instant::now() + TICK;
         }
     }
+    // Closed with records still queued: they were accepted, so written.
+    while let Ok(r) = rx.try_recv() {
+        batch.push(r);
+        if batch.len() == MAX_BATCH {
+            write_batch(name, &mut worker, &mut batch, stats, budget);
+        }
+    }
+    write_batch(name, &mut worker, &mut batch, stats, budget);
     worker.finish();
+    // Said once its file, socket or connection is released.
+    drop(worker);
+    tracing::info!(sink = name, "sink stopped");
+}
+
+fn write_batch(
+    name: &str,
+    worker: &mut impl Worker,
+    batch: &mut Vec<Arc<Routed>>,
+    stats: &SinkStats,
+    budget: &Budget,
+) {
+    if batch.is_empty() {
+        return;
+    }
+    let lost = match worker.write(batch) {
+        Ok(()) => 0,
+        Err(Lost { records, why }) => {
+            stats.error(name, &why);
+            records.min(batch.len())
+        }
+    };
+    stats.dropped.fetch_add(lost as u64, Relaxed);
+    stats
+        .written
+        .fetch_add((batch.len() - lost) as u64, Relaxed);
+    budget.release(batch.iter().map(|r| r.weight()).sum());
+    batch.clear();
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sinks::ConsoleSinkConfig;
-    use distlog_proto::{decode, Limits, Topic};
-
-    /// Holds every batch until the test lets go.
-    struct Stuck(crossbeam_channel::Receiver<()>);
-
-    impl Worker for Stuck {
-        fn write(&mut self, _batch: &[Arc<Routed>]) -> Result<(), Lost> {
-            let _ = self.0.recv();
-            Ok(())
-        }
-    }
-
-    fn record(body_bytes: usize) -> Arc<Routed> {
-        let body = format!(r#"{{"message": "{}"}}"#, "x".repeat(body_bytes));
-        let topic = Topic::parse(b"PLJ").expect("topic");
-        let r = decode(topic, body.as_bytes(), &Limits::default()).expect("record");
-        Arc::new(Routed::new(r, None, 0.0))
-    }
-
-    /// A sink of 1,000 records and `max_bytes` around `worker`.
-    fn spawn_with(
-        worker: impl Worker,
-        when_full: WhenFull,
-        max_bytes: &str,
-    ) -> (Arc<SinkHandle>, Threads) {
-        let queue = QueueConfig {
-            size: Some(1_000),
-            when_full: Some(when_full),
-            max_bytes: Some(max_bytes.into()),
-        };
-        let config = SinkConfig::Console(ConsoleSinkConfig {
-            format: None,
-            queue: None,
-        });
-        let threads = Threads::default();
-        let handle = spawn(
-            "t",
-            &config,
-            Some(&queue),
-            (10, WhenFull::Drop),
-            worker,
-            &threads,
-        )
-        .expect("spawn");
-        (handle, threads)
-    }
-
-    fn sink(when_full: WhenFull, max_bytes: &str) -> (Arc<SinkHandle>, Sender<()>, Threads) {
-        let (release, held) = crossbeam_channel::unbounded();
-        let (handle, threads) = spawn_with(Stuck(held), when_full, max_bytes);
-        (handle, release, threads)
-    }
-
-    #[test]
-    fn a_dropping_queue_drops_what_passes_its_byte_budget() {
-        let one = record(10_000);
-        let budget = one.weight() * 3;
-        let (handle, release, threads) = sink(WhenFull::Drop, &format!("{budget}B"));
-        for _ in 0..10 {
-            handle.deliver(&one);
-        }
-        let stats = handle.to_json();
-        assert_eq!(
-            (stats["accepted"].as_u64(), stats["dropped"].as_u64()),
-            (Some(3), Some(7))
-        );
-        assert_eq!(stats["queued_bytes"].as_u64(), Some(budget));
-        // Once written, the bytes are free again.
-        for _ in 0..3 {
-            let _ = release.send(());
-        }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while handle.to_json()["queued_bytes"].as_u64() != Some(0) {
-            assert!(Instant::now() < deadline, "bytes never released");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        handle.deliver(&one);
-        assert_eq!(handle.to_json()["accepted"].as_u64(), Some(4));
-        drop(release);
-        drop(handle);
-        threads.join_all();
-    }
-
-    /// Panics on its first batch.
-    struct Broken;
-
-    impl Worker for Broken {
-        fn write(&mut self, _batch: &[Arc<Routed>]) -> Result<(), Lost> {
-            panic!("a sink's bug");
-        }
-    }
-
-    #[test]
-    fn a_blocking_queue_whose_thread_died_drops_instead_of_waiting() {
-        let big = record(50_000);
-        let (handle, threads) = spawn_with(Broken, WhenFull::Block, "1KiB");
-        handle.deliver(&big);
-        threads.join_all();
-        // The thread is gone and its bytes were never freed: the next
-        // record must not wait for them.
-        handle.deliver(&big);
-        assert_eq!(handle.to_json()["dropped"].as_u64(), Some(1));
-    }
-
-    #[test]
-    fn a_blocking_queue_waits_for_room_and_takes_one_oversized_record() {
-        let big = record(50_000);
-        let (handle, release, threads) = sink(WhenFull::Block, "1KiB");
-        // Larger than the whole budget, but the queue is empty: it passes.
-        handle.deliver(&big);
-        let h = handle.clone();
-        let b = big.clone();
-        let second = std::thread::spawn(move || h.deliver(&b));
-        std::thread::sleep(Duration::from_millis(100));
-        assert_eq!(handle.to_json()["accepted"].as_u64(), Some(1), "waits");
-        let _ = release.send(());
-        second.join().expect("second delivery");
-        assert_eq!(handle.to_json()["accepted"].as_u64(), Some(2));
-        drop(release);
-        drop(handle);
-        threads.join_all();
-    }
-}
+mod tests;

@@ -18,6 +18,19 @@ pub struct Daemon {
     pub intake: String,
     pub http: String,
     pub log: mpsc::Receiver<String>,
+    /// The daemon's standard output, line by line, when asked for.
+    pub stdout: Option<mpsc::Receiver<String>>,
+}
+
+/// Sends each line of `from` until it ends.
+fn lines_of(from: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
 }
 
 impl Daemon {
@@ -26,6 +39,15 @@ impl Daemon {
     }
 
     pub fn start_with(store: &Path, extra: &[&str]) -> Daemon {
+        Self::launch(store, extra, false)
+    }
+
+    /// As `start_with`, keeping standard output in `stdout`.
+    pub fn start_with_stdout(store: &Path, extra: &[&str]) -> Daemon {
+        Self::launch(store, extra, true)
+    }
+
+    fn launch(store: &Path, extra: &[&str], stdout: bool) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_distlogd"))
             .args([
                 "--listen",
@@ -38,23 +60,23 @@ impl Daemon {
             .args(extra)
             .env_remove("DISTLOGD_CONFIG")
             .env("DISTLOGD_LOG", "info")
-            .stdout(Stdio::null())
+            .stdout(if stdout {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stderr(Stdio::piped())
             .spawn()
             .expect("distlogd starts");
-        let stderr = child.stderr.take().expect("stderr piped");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
+        let rx = lines_of(child.stderr.take().expect("stderr piped"));
+        let stdout = child.stdout.take().map(lines_of);
         // Owned by a Daemon from here on, so a failed start still reaps it.
         let mut daemon = Daemon {
             child: Some(child),
             intake: String::new(),
             http: String::new(),
             log: rx,
+            stdout,
         };
         let deadline = Instant::now() + PATIENCE;
         loop {
