@@ -203,6 +203,8 @@ impl SinkHandle {
             config: config.clone(),
             stats: Arc::default(),
             input: Input::Store(store),
+            // The store closes when its last handle goes (see sinks/store).
+            closer: Mutex::new(None),
         }
     }
 
