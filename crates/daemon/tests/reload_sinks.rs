@@ -3,51 +3,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::sync::mpsc;
-use std::time::Instant;
 
-use common::{pusher, record, store_path, Daemon, PATIENCE};
+use common::{next_event, pusher, record, store_path, subscribe, Daemon};
 
 fn write(path: &Path, text: &str) {
     std::fs::write(path, text).expect("write config");
-}
-
-/// A `GET /api/feed` subscriber: its lines, until the response ends.
-fn subscribe(daemon: &Daemon, query: &str) -> mpsc::Receiver<String> {
-    let resp = ureq::get(&format!("{}/api/feed{query}", daemon.http))
-        .call()
-        .expect("the feed answers");
-    let body = resp.into_body().into_reader();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(body).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    rx
-}
-
-/// The next event's name (empty for a record) and data; `None` once the
-/// response has ended.
-fn next_event(feed: &mpsc::Receiver<String>) -> Option<(String, String)> {
-    let mut event = String::new();
-    // Keep-alive comments come every 15 s: they must not count as news.
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        match feed.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(line) => {
-                if let Some(name) = line.strip_prefix("event:") {
-                    event = name.trim().to_owned();
-                } else if let Some(data) = line.strip_prefix("data:") {
-                    return Some((event, data.trim_start().to_owned()));
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => return None,
-            Err(mpsc::RecvTimeoutError::Timeout) => panic!("the feed went silent"),
-        }
-    }
 }
 
 fn message_of(feed: &mpsc::Receiver<String>) -> String {

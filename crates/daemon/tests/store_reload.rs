@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{pusher, record, store_path, Daemon};
+use common::{next_event, pusher, record, store_path, subscribe, Daemon};
 
 fn write(path: &Path, text: &str) {
     std::fs::write(path, text).expect("write config");
@@ -113,4 +113,37 @@ fn a_store_path_holding_another_file_is_refused_and_left_as_it_was() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is not a distlog store"), "{err}");
     assert_eq!(std::fs::read(&file).expect("read"), b"not a store");
+}
+
+#[test]
+fn the_feed_and_the_store_show_the_same_received_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let daemon = Daemon::start(&store_path(&dir));
+    let feed = subscribe(&daemon, "");
+    daemon.wait_for("the subscriber", |s| {
+        s["sinks"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|k| k["subscribers"] == 1))
+    });
+    let ctx = zmq::Context::new();
+    let sock = pusher(&ctx, &daemon.intake);
+    for i in 0..50 {
+        sock.send_multipart([&b"PLJ"[..], &record(None, &format!("r{i}"), "")], 0)
+            .expect("send");
+    }
+    daemon.wait_for("stored", |s| s["store"]["stored"] == 50);
+    let stored = daemon.get("/api/records?limit=100&order=asc");
+    for (i, row) in stored["records"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .enumerate()
+    {
+        let (_, data) = next_event(&feed).expect("a record");
+        let live: serde_json::Value = serde_json::from_str(&data).expect("JSON");
+        assert_eq!(live["message"], row["message"]);
+        // One stamp, at intake: the same float in both.
+        assert_eq!(live["received"], row["received"], "record {i}");
+    }
+    daemon.stop();
 }

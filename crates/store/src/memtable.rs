@@ -13,6 +13,7 @@ pub(crate) struct MemEntry {
     pub payload: Vec<u8>,
 }
 
+#[derive(Default)]
 pub(crate) struct MemTable {
     pub entries: Vec<MemEntry>,
     pub bytes: usize,
@@ -20,17 +21,6 @@ pub(crate) struct MemTable {
     /// When the first entry arrived, so a trickle still reaches a segment
     /// (and the journal behind it can go) in bounded time.
     pub since: Option<Instant>,
-}
-
-impl Default for MemTable {
-    fn default() -> Self {
-        MemTable {
-            entries: Vec::new(),
-            bytes: 0,
-            by_task: FxHashMap::default(),
-            since: None,
-        }
-    }
 }
 
 impl MemTable {

@@ -232,3 +232,39 @@ pub fn record(key: Option<&str>, message: &str, extra: &str) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+/// A `GET /api/feed` subscriber: its lines, until the response ends.
+pub fn subscribe(daemon: &Daemon, query: &str) -> mpsc::Receiver<String> {
+    let resp = ureq::get(&format!("{}/api/feed{query}", daemon.http))
+        .call()
+        .expect("the feed answers");
+    let body = resp.into_body().into_reader();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(body).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
+/// The next event's name (empty for a record) and data; `None` once the
+/// response has ended.
+pub fn next_event(feed: &mpsc::Receiver<String>) -> Option<(String, String)> {
+    let mut event = String::new();
+    // Keep-alive comments come every 15 s: they must not count as news.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        match feed.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) => {
+                if let Some(name) = line.strip_prefix("event:") {
+                    event = name.trim().to_owned();
+                } else if let Some(data) = line.strip_prefix("data:") {
+                    return Some((event, data.trim_start().to_owned()));
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("the feed went silent"),
+        }
+    }
+}

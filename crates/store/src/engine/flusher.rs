@@ -118,7 +118,6 @@ fn write(
     let options = SegmentOptions {
         block_bytes: inner.options.block_bytes,
         zstd_level: 1,
-        ..SegmentOptions::default()
     };
     let info = write_segment(
         &path,

@@ -107,7 +107,8 @@ fn context_matches(body: &[u8], pairs: &[(String, String)]) -> bool {
         match at {
             Value::String(s) => s == want,
             Value::Null => want == "null",
-            other => other.to_string() == *want,
+            // Numbers and booleans as JSON prints them (`7`, `true`).
+            other => serde_json::to_string(other).is_ok_and(|t| t == *want),
         }
     })
 }
