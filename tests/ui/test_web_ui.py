@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -552,3 +553,47 @@ def test_the_live_tail_follows_records_through_a_rule_filter(
     box.send_keys("level>>>nonsense", Keys.ENTER)
     error = wait(page, "the filter's error", lambda d: d.find_element(By.CSS_SELECTOR, ".tail-view .error"))
     wait(page, "an explanation", lambda d: error.text.strip() != "")
+
+
+def test_the_live_tail_follows_a_reload_and_says_why_when_its_feed_goes(
+    page: WebDriver, tmp_path: Path
+) -> None:
+    config = tmp_path / "distlogd.yml"
+    config.write_text("sinks:\n  store: {type: store}\n  live: {type: feed, buffer: 64}\n")
+    daemon = Daemon(tmp_path / "store", "--config", str(config))
+    try:
+        page.get(daemon.server + "/tail")
+        wait(page, "the feed", lambda d: "live" in d.find_element(By.CSS_SELECTOR, ".live-state").text)
+        daemon.wait_for("the page to subscribe", lambda s: any(k.get("subscribers") for k in s["sinks"]))
+
+        def messages(d: WebDriver) -> list[str]:
+            return [el.text for el in d.find_elements(By.CSS_SELECTOR, ".tail-row .msg")]
+
+        def log(message: str) -> None:
+            run_python(tmp_path, "one.py", client_script(daemon, f"logger.warning({message!r})"))
+
+        # The feed's settings change: the page stays live on the new feed.
+        config.write_text("sinks:\n  store: {type: store}\n  live: {type: feed, buffer: 128}\n")
+        daemon.proc.send_signal(signal.SIGHUP)
+        daemon.wait_for("the new feed's subscriber", lambda s: any(k.get("subscribers") for k in s["sinks"]))
+        log("after the first reload")
+        wait(page, "a record after the reload", lambda d: "after the first reload" in messages(d))
+
+        # The feed goes: the page says so and follows the store instead.
+        config.write_text("sinks:\n  store: {type: store}\n")
+        daemon.proc.send_signal(signal.SIGHUP)
+        note = wait(
+            page,
+            "the reason",
+            lambda d: (
+                d.find_element(By.CSS_SELECTOR, ".tail-view .note")
+                if "reloaded without" in d.find_element(By.CSS_SELECTOR, ".tail-view .note").text
+                else None
+            ),
+        )
+        assert "following the store" in note.text
+        log("from the store")
+        wait(page, "a record read from the store", lambda d: "from the store" in messages(d))
+        shot(page, "tail-after-reload")
+    finally:
+        daemon.stop()

@@ -188,3 +188,7 @@ fn io(path: &Path, source: std::io::Error) -> StoreError {
         source,
     }
 }
+
+#[cfg(test)]
+#[path = "legacy_tests.rs"]
+mod tests;

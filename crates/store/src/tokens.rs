@@ -16,6 +16,16 @@ const FIELD_SEED: u64 = 0x6469_7374_6c6f_6703;
 /// Prefix lengths (in chars) indexed for `word*` queries.
 pub const MIN_PREFIX: usize = 3;
 pub const MAX_PREFIX: usize = 12;
+/// The lengths indexed between them: not every one, which cut the
+/// prefixes (most of a block filter's keys) by a third. A query prefix is
+/// looked up by the longest indexed length it reaches, which any word it
+/// can match has too.
+const INDEXED_PREFIXES: [usize; 7] = [3, 4, 5, 6, 8, 10, 12];
+
+/// The longest indexed prefix length at most `n` chars, if any.
+fn indexed_prefix_len(n: usize) -> Option<usize> {
+    INDEXED_PREFIXES.iter().rev().copied().find(|&l| l <= n)
+}
 /// Words longer than this (in chars) are hashed by their first
 /// `MAX_WORD` chars: a base64 blob must not cost a hash per byte, and
 /// queries are truncated the same way, so such words are still found.
@@ -49,13 +59,13 @@ fn prefix_hash(prefix: &str) -> u64 {
 }
 
 /// Appends to `out` the hash of every word of `text` and of each word's
-/// prefixes of `MIN_PREFIX..=MAX_PREFIX` chars (the whole word included when
+/// prefixes of the indexed lengths (3, 4, 5, 6, 8, 10, 12 chars; the whole word included when
 /// it is short enough, so `key*` finds `key`). Repeats are not removed.
 pub fn tokenize(text: &str, out: &mut Vec<u64>) {
     for word in words(text) {
         out.push(word_hash(&word));
         for (n, (i, c)) in word.char_indices().enumerate().take(MAX_PREFIX) {
-            if n + 1 >= MIN_PREFIX {
+            if INDEXED_PREFIXES.contains(&(n + 1)) {
                 out.push(prefix_hash(&word[..i + c.len_utf8()]));
             }
         }
@@ -122,10 +132,11 @@ pub fn term_hashes(terms: &[Term]) -> Vec<u64> {
         .iter()
         .filter_map(|t| match t {
             Term::Word(w) => Some(word_hash(&w.to_lowercase())),
-            Term::Prefix(p) if p.chars().count() >= MIN_PREFIX => {
-                Some(prefix_hash(first_chars(&p.to_lowercase(), MAX_PREFIX)))
+            Term::Prefix(p) => {
+                let p = p.to_lowercase();
+                let n = indexed_prefix_len(p.chars().count())?;
+                Some(prefix_hash(first_chars(&p, n)))
             }
-            Term::Prefix(_) => None,
         })
         .collect();
     out.sort_unstable();
@@ -191,15 +202,32 @@ mod tests {
     }
 
     #[test]
-    fn tokenize_indexes_prefixes_of_three_to_twelve_chars() {
+    fn tokenize_indexes_prefixes_of_the_indexed_lengths_from_three_to_twelve_chars() {
         let t = toks("abcdefghijklmnop");
         assert!(!t.contains(&prefix_hash("ab")));
         for n in MIN_PREFIX..=MAX_PREFIX {
-            assert!(t.contains(&prefix_hash(&"abcdefghijklmnop"[..n])), "{n}");
+            let indexed = INDEXED_PREFIXES.contains(&n);
+            assert_eq!(
+                t.contains(&prefix_hash(&"abcdefghijklmnop"[..n])),
+                indexed,
+                "{n}"
+            );
         }
         assert!(!t.contains(&prefix_hash("abcdefghijklm")));
-        // one word hash plus ten prefixes
-        assert_eq!(t.len(), 11);
+        // one word hash plus seven prefixes
+        assert_eq!(t.len(), 8);
+    }
+
+    #[test]
+    fn a_prefix_of_any_length_finds_its_words_through_the_lengths_indexed() {
+        for word in ["payment", "payments", "abcdefghijklmnop", "keys", "key"] {
+            let t = toks(word);
+            for n in MIN_PREFIX..=word.len() {
+                let hashes = term_hashes(&[Term::Prefix(word[..n].to_owned())]);
+                assert_eq!(hashes.len(), 1, "{word} {n}");
+                assert!(t.contains(&hashes[0]), "{word}: prefix of {n}");
+            }
+        }
     }
 
     #[test]
@@ -227,7 +255,7 @@ mod tests {
     fn very_long_words_are_capped_and_still_found() {
         let long = "x".repeat(10_000);
         let t = toks(&long);
-        assert_eq!(t.len(), 1 + (MAX_PREFIX - MIN_PREFIX + 1));
+        assert_eq!(t.len(), 1 + INDEXED_PREFIXES.len());
         assert!(t.contains(&words_of(&long)[0]));
         assert!(matches(&long, &parse_query(&long)));
         assert!(!matches(&"x".repeat(9_999), &parse_query(&long)));

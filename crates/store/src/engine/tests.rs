@@ -348,3 +348,34 @@ fn small_segments_merge_and_a_task_spread_over_them_reads_whole() {
         .count() as u64;
     assert_eq!(files, after.segments);
 }
+
+#[test]
+fn a_common_word_returns_its_newest_matches_in_order_across_segments() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_with(dir.path().join("s"), small(100_000)).expect("open");
+    let records = interleaved(30, 40);
+    for chunk in records.chunks(400) {
+        for r in chunk {
+            store.append(r, 1.0).expect("append");
+        }
+        store.flush().expect("a segment per chunk");
+    }
+    let reader = store.reader().expect("reader");
+    for (order, limit) in [("desc", 7), ("asc", 5), ("desc", 1000)] {
+        let rows = reader
+            .records(&RecordFilter {
+                q: Some("step".into()),
+                order: Some(order.into()),
+                limit: Some(limit),
+                ..RecordFilter::default()
+            })
+            .expect("search");
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let want: Vec<i64> = if order == "desc" {
+            (1..=1200).rev().take(limit).collect()
+        } else {
+            (1..=1200).take(limit).collect()
+        };
+        assert_eq!(ids, want, "{order} {limit}");
+    }
+}

@@ -5,6 +5,9 @@
 //! before the next is read, so the answer stops at `limit` without
 //! materialising every match.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 use serde_json::Value;
 
 use super::{row, Reader, Snapshot};
@@ -87,6 +90,65 @@ impl Plan {
             return false;
         }
         true
+    }
+}
+
+/// The best `n` records of a source by id (newest, or oldest when
+/// ascending), kept as they are found, so a common word's thousands of
+/// matches in a segment are never all turned into rows.
+struct TopN {
+    n: usize,
+    ascending: bool,
+    /// Min-heap on rank: the worst kept record is on top.
+    heap: BinaryHeap<Reverse<(u64, usize)>>,
+    rows: Vec<Option<RecordRow>>,
+}
+
+impl TopN {
+    fn new(n: usize, ascending: bool) -> TopN {
+        TopN {
+            n,
+            ascending,
+            heap: BinaryHeap::with_capacity(n + 1),
+            rows: Vec::new(),
+        }
+    }
+
+    fn rank(&self, id: u64) -> u64 {
+        if self.ascending {
+            u64::MAX - id
+        } else {
+            id
+        }
+    }
+
+    /// Whether a record with this id could still make the cut.
+    fn may_take(&self, id: u64) -> bool {
+        self.heap.len() < self.n || self.heap.peek().is_some_and(|w| self.rank(id) > w.0 .0)
+    }
+
+    fn may_take_range(&self, min_id: u64, max_id: u64) -> bool {
+        self.may_take(if self.ascending { min_id } else { max_id })
+    }
+
+    fn push(&mut self, id: u64, row: RecordRow) {
+        let slot = self.rows.len();
+        self.rows.push(Some(row));
+        self.heap.push(Reverse((self.rank(id), slot)));
+        if self.heap.len() > self.n {
+            if let Some(Reverse((_, worst))) = self.heap.pop() {
+                self.rows[worst] = None;
+            }
+        }
+    }
+
+    /// Best first.
+    fn into_sorted(mut self) -> Vec<RecordRow> {
+        // Ascending in `Reverse`: the best rank first.
+        let kept = self.heap.into_sorted_vec();
+        kept.into_iter()
+            .filter_map(|Reverse((_, slot))| self.rows[slot].take())
+            .collect()
     }
 }
 
@@ -186,16 +248,28 @@ impl Reader {
             {
                 continue;
             }
-            let mut found = Vec::new();
-            let blocks = match plan.task {
-                Some(t) => s.file.task_blocks(t),
-                None => 0..s.file.blocks().len(),
+            let need = want - out.len();
+            let mut top = TopN::new(need, plan.ascending);
+            let blocks: Vec<usize> = match plan.task {
+                Some(t) => s.file.task_blocks(t).collect(),
+                None => (0..s.file.blocks().len()).collect(),
             };
-            for b in blocks {
+            // Blocks hold tasks in the order they began, so the last blocks
+            // hold the newest records: read newest first, and most older
+            // candidates are turned away on their id before any decoding.
+            let order: Box<dyn Iterator<Item = usize>> = if plan.ascending {
+                Box::new(blocks.into_iter())
+            } else {
+                Box::new(blocks.into_iter().rev())
+            };
+            for b in order {
                 let Some(meta) = s.file.blocks().get(b) else {
                     continue;
                 };
-                if !plan.block_may_match(meta) || !s.file.block_may_contain(b, &plan.hashes) {
+                if !plan.block_may_match(meta)
+                    || !top.may_take_range(meta.min_id, meta.max_id)
+                    || !s.file.block_may_contain(b, &plan.hashes)
+                {
                     continue;
                 }
                 let block = match s.file.read_block(b) {
@@ -206,21 +280,20 @@ impl Reader {
                     }
                 };
                 for r in block.records() {
-                    if !plan.id_in_range(r.id) || plan.level.is_some_and(|l| r.levelno < l) {
+                    if !plan.id_in_range(r.id)
+                        || plan.level.is_some_and(|l| r.levelno < l)
+                        || !top.may_take(r.id)
+                    {
                         continue;
                     }
                     if let Ok(e) = decode(r.payload) {
                         if plan.matches(&e, Some(r.task)) {
-                            found.push(row(&e, plan.full));
+                            top.push(r.id, row(&e, plan.full));
                         }
                     }
                 }
             }
-            if plan.ascending {
-                found.sort_by_key(|r| r.id);
-            } else {
-                found.sort_by_key(|r| std::cmp::Reverse(r.id));
-            }
+            let found = top.into_sorted();
             out.extend(found);
             if out.len() >= want {
                 out.truncate(want);

@@ -126,6 +126,18 @@ export class TailView {
     source.addEventListener('lagged', (ev) => {
       this.add({ lagged: Number(ev.data) });
     });
+    // A reload took this feed away: the daemon says why, then ends.
+    source.addEventListener('closed', (ev) => {
+      if (this.source !== source) return;
+      let why = 'the live feed closed';
+      try {
+        why = JSON.parse(ev.data).error || why;
+      } catch {
+        /* keep the plain reason */
+      }
+      source.close();
+      this.explainClosed(url, why);
+    });
     source.onerror = () => {
       if (this.source !== source) return;
       if (source.readyState === EventSource.CLOSED) this.explainClosed(url);
@@ -150,16 +162,17 @@ export class TailView {
   }
 
   /** EventSource gives no status: ask again with fetch to say why. */
-  async explainClosed(url) {
+  async explainClosed(url, reason = '') {
     const abort = new AbortController();
     let status = 0;
-    let message = 'the live feed closed';
+    let message = reason || 'the live feed closed';
     try {
       const r = await fetch(url, { signal: abort.signal });
       status = r.status;
       if (!r.ok) {
         const body = await r.json().catch(() => null);
-        message = (body && body.error) || `${r.status} ${r.statusText}`;
+        // The daemon's own reason, when it gave one, says more.
+        message = reason || (body && body.error) || `${r.status} ${r.statusText}`;
       }
     } catch {
       message = 'cannot reach distlogd';
