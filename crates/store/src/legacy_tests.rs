@@ -254,6 +254,26 @@ fn new_search(store: &Store, words: &str) -> Vec<(String, f64)> {
     found(&rows)
 }
 
+/// Equal answers, or a short account of what differs (an answer runs to
+/// hundreds of hits).
+fn assert_same_hits(new: &[(String, f64)], old: &[(String, f64)], words: &str) {
+    let only = |a: &[(String, f64)], b: &[(String, f64)]| -> Vec<(String, f64)> {
+        a.iter()
+            .filter(|x| !b.contains(x))
+            .take(5)
+            .cloned()
+            .collect()
+    };
+    assert!(
+        new == old,
+        "search for {words:?}: new {} hits, old {}; only new: {:?}; only old: {:?}",
+        new.len(),
+        old.len(),
+        only(new, old),
+        only(old, new)
+    );
+}
+
 fn by_root(tasks: Vec<TaskRow>) -> BTreeMap<String, TaskRow> {
     tasks.into_iter().map(|t| (t.root.clone(), t)).collect()
 }
@@ -272,16 +292,6 @@ fn all_tasks(store: &Store, filter: TaskFilter, now: f64) -> Vec<TaskRow> {
         .expect("tasks")
 }
 
-/// Every field the task list shows, `last_seen` aside (the new store keeps
-/// when a task was last heard of its own way).
-fn listed(t: &TaskRow) -> impl PartialEq + std::fmt::Debug + '_ {
-    (
-        (t.root.as_str(), t.message.as_deref(), t.host.as_deref()),
-        (t.process, t.started, t.ended, t.duration),
-        (t.status, t.records, t.failures, t.context.as_ref()),
-    )
-}
-
 #[test]
 fn every_task_of_the_old_store_is_listed_with_the_same_fields() {
     let b = both();
@@ -298,11 +308,10 @@ fn every_task_of_the_old_store_is_listed_with_the_same_fields() {
             "the same roots"
         );
         for (root, o) in &old {
-            let n = &new[root];
-            assert_eq!(listed(n), listed(o), "task {root} at {now}");
+            assert_eq!(&new[root], o, "task {root} at {now}");
             let one = b.new.reader().expect("reader").task(root, now);
             let one = one.expect("task").expect("the task is found by its root");
-            assert_eq!(listed(&one), listed(o), "task {root} alone at {now}");
+            assert_eq!(&one, o, "task {root} alone at {now}");
         }
     }
 }
@@ -397,7 +406,7 @@ fn word_search_finds_what_the_old_full_text_index_found() {
             old_search(&b.old, words, true),
             "{words:?} is in no exception text"
         );
-        assert_eq!(new_search(&b.new, words), old, "search for {words:?}");
+        assert_same_hits(&new_search(&b.new, words), &old, words);
     }
 }
 
@@ -410,7 +419,7 @@ fn word_search_also_finds_words_of_exception_texts() {
             old.len() > old_search(&b.old, words, false).len(),
             "{words:?} is in an exception text"
         );
-        assert_eq!(new_search(&b.new, words), old, "search for {words:?}");
+        assert_same_hits(&new_search(&b.new, words), &old, words);
     }
 }
 
@@ -453,32 +462,29 @@ fn a_record_keeps_its_id_and_every_field() {
     }
 }
 
+// The two tests below fail: the new search tokenizes words otherwise than
+// the old FTS5 index (`unicode61`) did. Left for the store's owner to
+// decide; run them with `--ignored`.
+
 #[test]
-fn probe_tmp() {
+#[ignore = "differs: the old index split words at `_`, so `order` and `lines` found \
+            `order_lines`; the new search keeps `order_lines` one word"]
+fn a_search_for_part_of_an_underscored_word_finds_what_the_old_index_found() {
     let b = both();
-    for words in [
-        "order",
-        "lines",
-        "order_lines",
-        "LedgerError",
-        "cases",
-        "py",
-        "mismatch",
-        "orders",
-        "ms",
-        "0",
-        "took ms",
-        "web",
-        "sync",
-    ] {
+    for words in ["order", "lines"] {
         let old = old_search(&b.old, words, true);
-        let new = new_search(&b.new, words);
-        let only_old: Vec<_> = old.iter().filter(|x| !new.contains(x)).take(3).collect();
-        let only_new: Vec<_> = new.iter().filter(|x| !old.contains(x)).take(3).collect();
-        println!(
-            "{words:?}: old {} new {} only_old {only_old:?} only_new {only_new:?}",
-            old.len(),
-            new.len()
-        );
+        assert_same_hits(&new_search(&b.new, words), &old, words);
+    }
+}
+
+#[test]
+#[ignore = "differs: the old index folded diacritics, so `zurich` found `Zürich`; \
+            the new search only lowercases"]
+fn a_search_without_accents_finds_accented_words_as_the_old_index_did() {
+    let b = both();
+    for words in ["zurich", "recu", "a"] {
+        let old = old_search(&b.old, words, true);
+        assert!(!old.is_empty(), "the old store finds {words:?}");
+        assert_same_hits(&new_search(&b.new, words), &old, words);
     }
 }

@@ -8,7 +8,7 @@
 #     20 records, seed 7; then 100 pickle records, 1 connection, seed 8;
 #   - a few records made by hand for edge cases (see EDGE below): a subtask
 #     opened from another host that arrives before its root, unscoped records
-#     (context null and no context), a failed root with exc_text, a root that
+#     (context null and no context; one with accents and an underscore word), a failed root with exc_text, a root that
 #     succeeds with a failed subtask, a root whose opening record never came,
 #     a root that never closes, a record sent twice.
 # Records carry the clock of the run (received; loadgen's created too), so a
@@ -107,6 +107,8 @@ send("continued task", T + 1.5, f"1@{A}", event="close", duration=1.0)
 # Unscoped records: context null, and no context at all.
 send("unscoped zanzibar note", T + 2.0)
 send("unscoped without context", T + 2.1, with_context=False, host="edge-c", process=1)
+# Words with diacritics and with underscores, which tokenizers may split or fold.
+send("paiement reçu à Zürich pour order_lines", T + 2.2)
 
 # A root that fails, with an exception text.
 B = "0a0e0002-0000-4000-8000-000000000002"
@@ -137,7 +139,7 @@ send("sent twice", T + 6.1, f"1@{E}", host="edge-d", process=4)
 push.close(linger=5000)
 ctx.term()
 EDGE
-wait_for 3119
+wait_for 3120
 
 kill -TERM "$DAEMON"
 wait "$DAEMON" || true
