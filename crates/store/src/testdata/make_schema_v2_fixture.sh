@@ -8,9 +8,10 @@
 #     20 records, seed 7; then 100 pickle records, 1 connection, seed 8;
 #   - a few records made by hand for edge cases (see EDGE below): a subtask
 #     opened from another host that arrives before its root, unscoped records
-#     (context null and no context; one with accents and an underscore word), a failed root with exc_text, a root that
-#     succeeds with a failed subtask, a root whose opening record never came,
-#     a root that never closes, a record sent twice.
+#     (context null, no context, one with accents and an underscore word), a
+#     failed root with exc_text, a root that succeeds with a failed subtask, a
+#     root whose opening record never came, a root that never closes, a record
+#     sent twice.
 # Records carry the clock of the run (received; loadgen's created too), so a
 # rebuild is alike in shape, not byte for byte.
 #
