@@ -12,7 +12,7 @@ work=$(mktemp -d)
 trap 'kill "$daemon" 2>/dev/null || true; wait "$daemon" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 # The tutorial connects to tcp://localhost:5010, so the daemon listens there.
-"$bin/distlogd" --listen 'tcp://*:5010' --http 127.0.0.1:5080 --store "$work/distlog.db" \
+"$bin/distlogd" --listen 'tcp://*:5010' --http 127.0.0.1:5080 --store "$work/store" \
   2>"$work/distlogd.log" &
 daemon=$!
 for _ in $(seq 100); do

@@ -5,9 +5,10 @@ is sampled.
 faster than distlogd (default configuration) can store, so every queue
 between them fills: the sender's ZMQ_SNDHWM (1,000 messages a connection),
 the kernel's socket buffers, distlogd's ZMQ_RCVHWM (10,000 messages), and
-the store sink's queue (65,536 records; when it is full the intake waits:
-back-pressure, nothing dropped). distlogd's memory must then plateau, not
-grow with the number of records sent.
+the store's own bounds (the journal buffer, 64 MiB; the index queue, 65,536
+records or 64 MiB; the memtables waiting for segments; when they are full
+the intake waits: back-pressure, nothing dropped). distlogd's memory must
+then plateau, not grow with the number of records sent.
 
 Samples VmRSS every 50 ms and ``/api/stats`` (store queue depth) every
 0.5 s; reports the peak, the RSS reached by each quarter of the run, the
@@ -31,7 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import benchlib as bl
 
-STORE_QUEUE = 65_536  # crates/daemon/src/sinks/store: default queue size
+STORE_QUEUE = 65_536  # crates/store/src/engine: the index queue's records
 RCVHWM = 10_000  # crates/daemon/src/intake.rs
 
 

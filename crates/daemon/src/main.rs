@@ -2,7 +2,7 @@
 //! JSON and pickle safely, routes them to sinks, and serves them over HTTP.
 //!
 //! ```text
-//! distlogd --listen tcp://*:5010 --http 127.0.0.1:5080 --store ./distlog.db
+//! distlogd --listen tcp://*:5010 --http 127.0.0.1:5080 --store ./distlog-store
 //! curl http://127.0.0.1:5080/api/tasks
 //! ```
 

@@ -69,11 +69,8 @@ fn after_a_reload_to_another_store_path_the_api_reads_the_new_store() {
     daemon.stop();
 }
 
-#[test]
-fn a_second_daemon_on_a_store_in_use_refuses_to_start_and_says_why() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = store_path(&dir);
-    let first = Daemon::start(&store);
+/// Runs distlogd on `store`, which must refuse to start; its error output.
+fn refused(store: &Path) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_distlogd"))
         .args([
             "--listen",
@@ -82,12 +79,24 @@ fn a_second_daemon_on_a_store_in_use_refuses_to_start_and_says_why() {
             "127.0.0.1:0",
             "--store",
         ])
-        .arg(&store)
+        .arg(store)
         .env_remove("DISTLOGD_CONFIG")
         .output()
         .expect("runs");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "distlogd started on {}",
+        store.display()
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_second_daemon_on_a_store_in_use_refuses_to_start_and_says_why() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_path(&dir);
+    let first = Daemon::start(&store);
+    let err = refused(&store);
     assert!(err.contains("in use by another process"), "{err}");
     first.stop();
 }
@@ -97,20 +106,7 @@ fn a_store_path_holding_another_file_is_refused_and_left_as_it_was() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("notes.db");
     std::fs::write(&file, "not a store").expect("write");
-    let out = Command::new(env!("CARGO_BIN_EXE_distlogd"))
-        .args([
-            "--listen",
-            "tcp://127.0.0.1:*",
-            "--http",
-            "127.0.0.1:0",
-            "--store",
-        ])
-        .arg(&file)
-        .env_remove("DISTLOGD_CONFIG")
-        .output()
-        .expect("runs");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(&file);
     assert!(err.contains("is not a distlog store"), "{err}");
     assert_eq!(std::fs::read(&file).expect("read"), b"not a store");
 }

@@ -24,7 +24,7 @@ use crate::StoreError;
 pub const FILE_BYTES: u64 = 64 << 20;
 /// The intake waits when this much is buffered and not yet written: the
 /// disk is behind, and memory must stay bounded.
-const MAX_PENDING: usize = 64 << 20;
+const MAX_PENDING: usize = 32 << 20;
 /// Past this the sync thread is woken before the interval ends, so writes
 /// stay large but a burst never piles up a whole interval's worth.
 const WAKE_AT: usize = 4 << 20;
@@ -179,6 +179,8 @@ impl Journal {
             }
             spare = buf;
             spare.clear();
+            // A burst's high-water mark is not kept for good.
+            spare.shrink_to(WAKE_AT * 2);
             if stopping
                 && self
                     .pending
@@ -195,11 +197,24 @@ impl Journal {
     /// disk: records must not be acknowledged durable before they are.
     fn write_out(&self, file: &mut Option<(File, u64)>, buf: &[u8], first_id: u64, last_id: u64) {
         let mut delay = Duration::from_millis(50);
+        let mut while_stopping = 0;
         loop {
             match self.try_write(file, buf, first_id) {
                 Ok(()) => break,
                 Err(e) => {
                     self.failures.fetch_add(1, Ordering::Relaxed);
+                    if self.stop.load(Ordering::Relaxed) {
+                        // Shutting down (the directory may be gone): a few
+                        // more tries, then say what is lost, but never hang.
+                        while_stopping += 1;
+                        if while_stopping > 5 {
+                            tracing::error!(
+                                "journal write failed at shutdown: records {first_id} to {last_id} \
+                                 were not synced and are lost: {e}"
+                            );
+                            return;
+                        }
+                    }
                     tracing::error!("journal write failed, retrying: {e}");
                     *file = None;
                     std::thread::sleep(delay);

@@ -463,13 +463,10 @@ fn a_record_keeps_its_id_and_every_field() {
     }
 }
 
-// The two tests below fail: the new search tokenizes words otherwise than
-// the old FTS5 index (`unicode61`) did. Left for the store's owner to
-// decide; run them with `--ignored`.
+// The new search splits words at `_` and folds diacritics as the old FTS5
+// index (`unicode61`) did.
 
 #[test]
-#[ignore = "differs: the old index split words at `_`, so `order` and `lines` found \
-            `order_lines`; the new search keeps `order_lines` one word"]
 fn a_search_for_part_of_an_underscored_word_finds_what_the_old_index_found() {
     let b = both();
     for words in ["order", "lines"] {
@@ -479,8 +476,6 @@ fn a_search_for_part_of_an_underscored_word_finds_what_the_old_index_found() {
 }
 
 #[test]
-#[ignore = "differs: the old index folded diacritics, so `zurich` found `Zürich`; \
-            the new search only lowercases"]
 fn a_search_without_accents_finds_accented_words_as_the_old_index_did() {
     let b = both();
     for words in ["zurich", "recu", "a"] {

@@ -648,43 +648,21 @@ fn a_tree_serialises_its_records_without_what_their_place_says() {
 fn status_failed_finds_a_task_whose_subtask_failed_and_a_root_prefix_finds_its_task() {
     let (_dir, store) = store();
     let other = "1844aa91-0000-4000-8000-000000000000";
+    let event = |key: String, message: &str, event: &str, at: f64| {
+        rec(
+            Some(&key),
+            message,
+            &format!(r#","scope_event": "{event}""#),
+            at,
+        )
+    };
     let records = vec![
-        rec(
-            Some(&format!("0@{U}")),
-            "job",
-            r#","scope_event": "open""#,
-            1.0,
-        ),
-        rec(
-            Some(&format!("0@{U}/1")),
-            "step",
-            r#","scope_event": "open""#,
-            1.1,
-        ),
-        rec(
-            Some(&format!("1@{U}/1")),
-            "step",
-            r#","scope_event": "fail""#,
-            1.2,
-        ),
-        rec(
-            Some(&format!("1@{U}")),
-            "job",
-            r#","scope_event": "close""#,
-            1.3,
-        ),
-        rec(
-            Some(&format!("0@{other}")),
-            "fine",
-            r#","scope_event": "open""#,
-            1.4,
-        ),
-        rec(
-            Some(&format!("1@{other}")),
-            "fine",
-            r#","scope_event": "close""#,
-            1.5,
-        ),
+        event(format!("0@{U}"), "job", "open", 1.0),
+        event(format!("0@{U}/1"), "step", "open", 1.1),
+        event(format!("1@{U}/1"), "step", "fail", 1.2),
+        event(format!("1@{U}"), "job", "close", 1.3),
+        event(format!("0@{other}"), "fine", "open", 1.4),
+        event(format!("1@{other}"), "fine", "close", 1.5),
     ];
     store
         .writer()

@@ -6,6 +6,7 @@
 //! domain so that the word `key`, the prefix `key` and a field value `key`
 //! never collide by construction. `hashes_are_pinned_because_they_live_on_disk` guards the values.
 
+use unicode_normalization::UnicodeNormalization;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// Seeds, one per domain. Changing any of them invalidates every segment.
@@ -31,15 +32,31 @@ fn indexed_prefix_len(n: usize) -> Option<usize> {
 /// queries are truncated the same way, so such words are still found.
 pub const MAX_WORD: usize = 64;
 
+/// Letters and digits. `_` splits words, as SQLite's FTS5 did in the old
+/// store, so `order` finds `order_lines` (and `order_lines` finds it as
+/// the two words `order` and `lines`).
 fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_'
+    c.is_alphanumeric()
+}
+
+/// A word as it is indexed and looked up: lowercased, and without
+/// diacritics (`Zürich` → `zurich`), as the old store's FTS5 did.
+fn fold(word: &str) -> String {
+    let lower = word.to_lowercase();
+    if lower.is_ascii() {
+        return lower;
+    }
+    lower
+        .nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .collect()
 }
 
 /// The words of `text`, lowercased, in order (with repeats).
 fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !is_word_char(c))
         .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
+        .map(fold)
 }
 
 /// The first `n` chars of `s`.
@@ -131,9 +148,9 @@ pub fn term_hashes(terms: &[Term]) -> Vec<u64> {
     let mut out: Vec<u64> = terms
         .iter()
         .filter_map(|t| match t {
-            Term::Word(w) => Some(word_hash(&w.to_lowercase())),
+            Term::Word(w) => Some(word_hash(&fold(w))),
             Term::Prefix(p) => {
-                let p = p.to_lowercase();
+                let p = fold(p);
                 let n = indexed_prefix_len(p.chars().count())?;
                 Some(prefix_hash(first_chars(&p, n)))
             }
@@ -154,11 +171,11 @@ pub fn matches(text: &str, terms: &[Term]) -> bool {
     // Terms built by hand rather than by `parse_query` may carry capitals.
     terms.iter().all(|t| match t {
         Term::Word(w) => {
-            let w = w.to_lowercase();
+            let w = fold(w);
             words.contains(&w)
         }
         Term::Prefix(p) => {
-            let p = p.to_lowercase();
+            let p = fold(p);
             words.iter().any(|x| x.starts_with(p.as_str()))
         }
     })
@@ -194,7 +211,8 @@ mod tests {
     #[test]
     fn tokenize_lowercases_words_and_splits_on_punctuation() {
         let t = toks("KeyError: 'user_id' (x)");
-        for w in ["keyerror", "user_id", "x"] {
+        assert!(!t.contains(&word_hash("user_id")));
+        for w in ["keyerror", "user", "id", "x"] {
             assert!(t.contains(&word_hash(w)), "{w}");
         }
         assert!(!t.contains(&word_hash("KeyError")));
@@ -245,10 +263,13 @@ mod tests {
     #[test]
     fn tokenize_handles_unicode_words() {
         let t = toks("Grüße, ÉTÉ 東京");
-        assert!(t.contains(&word_hash("grüße")));
-        assert!(t.contains(&word_hash("été")));
+        // Lowercased and without diacritics; other scripts as they are.
+        assert!(t.contains(&word_hash("gruße")));
+        assert!(t.contains(&word_hash("ete")));
         assert!(t.contains(&word_hash("東京")));
-        assert!(t.contains(&prefix_hash("grü")));
+        assert!(t.contains(&prefix_hash("gru")));
+        assert_eq!(words_of("GRÜSSE"), words_of("grüsse"));
+        assert_eq!(words_of("Grüße"), words_of("gruße"));
     }
 
     #[test]
@@ -322,8 +343,11 @@ mod tests {
 
     #[test]
     fn matches_checks_every_term_exactly() {
-        let text = "KeyError: 'user_id' in handler.py";
+        let text = "KeyError: 'user_id' in handler.py, Zürich";
         assert!(matches(text, &parse_query("keyerror user_id")));
+        assert!(matches(text, &parse_query("user")));
+        assert!(matches(text, &parse_query("zurich")));
+        assert!(matches(text, &parse_query("ZÜRICH")));
         assert!(matches(text, &parse_query("KeyErr* hand*")));
         assert!(matches(text, &parse_query("ke*")));
         assert!(matches(text, &parse_query("handler.py")));

@@ -60,7 +60,7 @@ impl Default for StoreOptions {
             max_age: None,
             max_bytes: None,
             memtable_records: 64 * 1024,
-            memtable_bytes: 48 << 20,
+            memtable_bytes: 32 << 20,
             memtable_age: Duration::from_secs(30),
             block_bytes: 64 << 10,
         }
@@ -69,7 +69,7 @@ impl Default for StoreOptions {
 
 /// Records waiting for the index thread may hold this many bytes; past it
 /// the intake waits (and the clients' bounded buffers take the strain).
-const MAX_QUEUED_BYTES: u64 = 64 << 20;
+const MAX_QUEUED_BYTES: u64 = 32 << 20;
 const QUEUE_RECORDS: usize = 65_536;
 
 pub(crate) enum Msg {

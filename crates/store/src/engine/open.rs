@@ -138,7 +138,9 @@ pub(crate) fn open_dir(dir: &Path, options: StoreOptions) -> Result<Store, Store
     let journal = Journal::open(&dir.join(JOURNAL), last_id)?;
     let options_retention = (options.max_age, options.max_bytes);
     let (tx, rx) = crossbeam_channel::bounded::<Msg>(super::QUEUE_RECORDS);
-    let (ftx, frx) = crossbeam_channel::bounded::<indexer::Flush>(2);
+    // One memtable waiting while one is written: memory stays bounded
+    // when the disk is slow, and the intake then waits.
+    let (ftx, frx) = crossbeam_channel::bounded::<indexer::Flush>(1);
     let inner = Arc::new(Inner {
         dir: dir.to_path_buf(),
         options,
