@@ -165,6 +165,7 @@ async fn stats(State(api): State<Api>) -> ApiResult {
             "memtable_records": s.memtable_records,
             "segments": s.segments,
             "segment_bytes": s.segment_bytes,
+            "filter_bytes": s.filter_bytes,
             "journal_bytes": s.journal_bytes,
             "segments_written": s.segments_written,
             "merges": s.merges,

@@ -178,6 +178,8 @@ pub struct StoreStats {
     pub memtable_records: u64,
     pub segments: u64,
     pub segment_bytes: u64,
+    /// Memory held by the segments' block filters (kept for every block).
+    pub filter_bytes: u64,
     pub journal_bytes: u64,
     pub segments_written: u64,
     pub merges: u64,
@@ -326,15 +328,23 @@ impl Inner {
 
     fn stats(&self) -> StoreStats {
         let c = &self.counters;
-        let (records, memtable_records, segments, segment_bytes) = match self.view.read() {
-            Ok(v) => {
-                let mem = v.active.len() + v.frozen.iter().map(|m| m.len()).sum::<usize>();
-                let seg: u64 = v.segments.iter().map(|s| s.info().count).sum();
-                let bytes: u64 = v.segments.iter().map(|s| s.info().bytes).sum();
-                (seg + mem as u64, mem as u64, v.segments.len() as u64, bytes)
-            }
-            Err(_) => (0, 0, 0, 0),
-        };
+        let (records, memtable_records, segments, segment_bytes, filter_bytes) =
+            match self.view.read() {
+                Ok(v) => {
+                    let mem = v.active.len() + v.frozen.iter().map(|m| m.len()).sum::<usize>();
+                    let seg: u64 = v.segments.iter().map(|s| s.info().count).sum();
+                    let bytes: u64 = v.segments.iter().map(|s| s.info().bytes).sum();
+                    let filters: usize = v
+                        .segments
+                        .iter()
+                        .flat_map(|s| s.file.blocks())
+                        .map(|b| b.filter_bytes())
+                        .sum();
+                    let n = v.segments.len() as u64;
+                    (seg + mem as u64, mem as u64, n, bytes, filters as u64)
+                }
+                Err(_) => (0, 0, 0, 0, 0),
+            };
         let appended = c.appended.load(Ordering::Acquire);
         let durable = self.journal.durable().min(appended);
         StoreStats {
@@ -347,6 +357,7 @@ impl Inner {
             memtable_records,
             segments,
             segment_bytes,
+            filter_bytes,
             journal_bytes: self.journal.bytes(),
             segments_written: c.segments_written.load(Ordering::Relaxed),
             merges: c.merges.load(Ordering::Relaxed),

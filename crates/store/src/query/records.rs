@@ -170,6 +170,32 @@ fn may_hold(text: &str, terms: &[Term]) -> bool {
     })
 }
 
+/// A quick "no" on a whole payload (message and body): when it is all
+/// ASCII and has no `\u` escape, every word of its message and exception
+/// text stands in its bytes as written, so an ASCII term whose letters
+/// appear nowhere (in any case) cannot match. Anything else may match.
+pub(crate) fn payload_may_hold(payload: &[u8], terms: &[Term]) -> bool {
+    if terms.is_empty() || !payload.is_ascii() || memchr::memmem::find(payload, b"\\u").is_some() {
+        return true;
+    }
+    terms.iter().all(|t| {
+        let (Term::Word(w) | Term::Prefix(w)) = t;
+        !w.is_ascii() || contains_ignoring_ascii_case(payload, w.as_bytes())
+    })
+}
+
+/// Whether `needle` occurs in `hay`, ASCII letters compared without case.
+fn contains_ignoring_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
+    let Some(&first) = needle.first() else {
+        return true;
+    };
+    let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    memchr::memchr2_iter(lo, up, hay).any(|at| {
+        hay.get(at..at + needle.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+    })
+}
+
 /// `field=value` pairs against the record's context; dotted fields reach
 /// into nested objects; values compare as text (`7` finds 7 and "7").
 fn context_matches(body: &[u8], pairs: &[(String, String)]) -> bool {
@@ -210,6 +236,11 @@ impl Reader {
             for m in tables {
                 let mut found = Vec::new();
                 let scan = |e: &crate::memtable::MemEntry, found: &mut Vec<RecordRow>| {
+                    // Memory has no block filters: a quick look at the raw
+                    // bytes turns most records away before decoding.
+                    if !payload_may_hold(&e.payload, &plan.terms) {
+                        return;
+                    }
                     if let Ok(r) = decode(&e.payload) {
                         if plan.matches(&r, Some(e.task)) {
                             found.push(row(&r, plan.full));
@@ -367,5 +398,26 @@ impl Reader {
             limit: f.answer_limit(),
             full: f.full.unwrap_or(false),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_raw_byte_check_never_turns_away_a_record_that_matches() {
+        let q = tokens::parse_query;
+        // Case does not matter; a missing word is turned away.
+        assert!(payload_may_hold(b"xx ZANZIBAR yy", &q("zanzibar")));
+        assert!(!payload_may_hold(b"xx zanzi bar yy", &q("zanzibar")));
+        // Non-ASCII text, or an escape that may hide a letter, always passes:
+        // `Zürich` folds to `zurich` though its bytes differ.
+        assert!(payload_may_hold("Zürich".as_bytes(), &q("zurich")));
+        assert!(payload_may_hold(
+            br#"{"exc_text": "Z\u00fcrich"}"#,
+            &q("zurich")
+        ));
+        assert!(payload_may_hold(b"anything", &[]));
     }
 }
