@@ -55,7 +55,9 @@ impl EntryRef<'_> {
     /// most records do not, and a full parse costs more than the rest of
     /// indexing together.
     pub fn exc_text(&self) -> Option<String> {
-        let at = memchr::memmem::find(self.body, b"\"exc_text\"")?;
+        static FIELD: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"exc_text\""));
+        let at = FIELD.find(self.body)?;
         let rest = self.body[at + 10..].trim_ascii_start();
         let rest = rest.strip_prefix(b":")?.trim_ascii_start();
         if !rest.starts_with(b"\"") {

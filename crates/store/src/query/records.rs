@@ -7,6 +7,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::LazyLock;
 
 use serde_json::Value;
 
@@ -175,7 +176,9 @@ fn may_hold(text: &str, terms: &[Term]) -> bool {
 /// text stands in its bytes as written, so an ASCII term whose letters
 /// appear nowhere (in any case) cannot match. Anything else may match.
 pub(crate) fn payload_may_hold(payload: &[u8], terms: &[Term]) -> bool {
-    if terms.is_empty() || !payload.is_ascii() || memchr::memmem::find(payload, b"\\u").is_some() {
+    static ESCAPE: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b"\\u"));
+    if terms.is_empty() || !payload.is_ascii() || ESCAPE.find(payload).is_some() {
         return true;
     }
     terms.iter().all(|t| {
@@ -332,6 +335,7 @@ impl Reader {
                     if !plan.id_in_range(r.id)
                         || plan.level.is_some_and(|l| r.levelno < l)
                         || !top.may_take(r.id)
+                        || !payload_may_hold(r.payload, &plan.terms)
                     {
                         continue;
                     }
