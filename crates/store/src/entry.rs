@@ -67,6 +67,24 @@ impl EntryRef<'_> {
     }
 }
 
+impl EntryRef<'_> {
+    /// The search terms of this record: the words of its message and
+    /// exception text (with their prefixes), its host and its logger as
+    /// field terms.
+    pub fn search_tokens(&self) -> Vec<u64> {
+        let mut out = Vec::with_capacity(32);
+        crate::tokens::tokenize(self.message, &mut out);
+        if let Some(exc) = self.exc_text() {
+            crate::tokens::tokenize(&exc, &mut out);
+        }
+        out.push(crate::tokens::field_token("host", self.host));
+        crate::tokens::logger_tokens(self.logger, &mut out);
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
 /// Two fields of the body, parsed without building the rest.
 #[derive(Default, serde::Deserialize)]
 pub(crate) struct BodyPart {

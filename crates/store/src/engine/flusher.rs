@@ -14,7 +14,7 @@ use crate::catalog::{Catalog, SegmentRow};
 use crate::entry::decode;
 use crate::memtable::MemTable;
 use crate::segment::{write_segment, SegItem, Segment, SegmentOptions};
-use crate::{tokens, StoreError};
+use crate::StoreError;
 
 /// Small segments (from a memtable flushed by age on a quiet daemon, or
 /// at a restart) merge four at a time; a segment of at least a quarter of
@@ -69,8 +69,9 @@ struct Item<'a> {
     tokens: Vec<u64>,
 }
 
-/// One record's sort key and search terms, from one decode.
-fn item(task: u64, payload: &[u8]) -> Option<Item<'_>> {
+/// One record's sort key and search terms, from one decode; `tokens` when
+/// the index thread already computed them.
+fn item<'a>(task: u64, payload: &'a [u8], tokens: Option<&[u64]>) -> Option<Item<'a>> {
     let e = decode(payload).ok()?;
     let (scope, seq) = e.key.map_or(("", 0), |k| (k.1, k.2));
     Some(Item {
@@ -81,21 +82,8 @@ fn item(task: u64, payload: &[u8]) -> Option<Item<'_>> {
         created: e.created,
         levelno: e.levelno,
         payload,
-        tokens: record_tokens(&e),
+        tokens: tokens.map_or_else(|| e.search_tokens(), <[u64]>::to_vec),
     })
-}
-
-/// The search terms of one record: words of its message and exception,
-/// and its host and logger as field terms.
-fn record_tokens(e: &crate::entry::EntryRef<'_>) -> Vec<u64> {
-    let mut out = Vec::with_capacity(32);
-    tokens::tokenize(e.message, &mut out);
-    if let Some(exc) = e.exc_text() {
-        tokens::tokenize(&exc, &mut out);
-    }
-    out.push(tokens::field_token("host", e.host));
-    tokens::logger_tokens(e.logger, &mut out);
-    out
 }
 
 /// Sorts `items` so each task's records are contiguous and writes them as
@@ -149,7 +137,7 @@ fn flush(inner: &Inner, catalog: &mut Catalog, table: &Arc<MemTable>) {
     let mut items: Vec<Item> = table
         .entries
         .iter()
-        .filter_map(|e| item(e.task, &e.payload))
+        .filter_map(|e| item(e.task, &e.payload, Some(&e.tokens)))
         .collect();
     let mut delay = Duration::from_millis(100);
     for attempt in 0..6 {
@@ -244,7 +232,7 @@ fn merge_once(inner: &Inner, catalog: &mut Catalog) -> bool {
     let mut items: Vec<Item<'_>> = blocks
         .iter()
         .flat_map(|b| b.records())
-        .filter_map(|r| item(r.task, r.payload))
+        .filter_map(|r| item(r.task, r.payload, None))
         .collect();
     let names: Vec<String> = run.iter().map(|s| s.name.clone()).collect();
     let level = run.iter().map(|s| s.level).max().unwrap_or(0) + 1;

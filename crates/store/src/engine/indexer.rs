@@ -131,12 +131,15 @@ fn index(
     };
     let last = entries.last().map(|e| e.id);
     let count = entries.len();
+    let mut tokens: Vec<Vec<u64>> = entries.iter().map(EntryRef::search_tokens).collect();
     drop(entries);
     if let Ok(mut view) = inner.view.write() {
         let mut tasks = tasks.into_iter();
+        let mut tokens = tokens.drain(..);
         for (payload, ok) in batch.drain(..).zip(ok) {
             if ok {
-                view.active.push(tasks.next().unwrap_or(0), payload);
+                let t = tokens.next().unwrap_or_default();
+                view.active.push(tasks.next().unwrap_or(0), payload, t);
             }
         }
     }

@@ -379,3 +379,36 @@ fn a_common_word_returns_its_newest_matches_in_order_across_segments() {
         assert_eq!(ids, want, "{order} {limit}");
     }
 }
+
+#[test]
+fn search_in_memory_skips_chunks_without_the_word_and_finds_it_in_the_others() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_with(dir.path().join("s"), small(100_000)).expect("open");
+    for i in 0..3000 {
+        let message = if i == 10 || i == 2500 {
+            format!("rare zanzibar {i}")
+        } else {
+            format!("plain {i}")
+        };
+        store
+            .append(&rec(&format!("{i}@t"), &message, ""), 1.0)
+            .expect("append");
+    }
+    store.sync().expect("sync");
+    assert_eq!(store.stats().segments, 0, "all in memory");
+    assert_eq!(
+        search(&store, "zanzibar"),
+        ["rare zanzibar 2500", "rare zanzibar 10"]
+    );
+    let oldest = store
+        .reader()
+        .expect("reader")
+        .records(&RecordFilter {
+            q: Some("zanzibar".into()),
+            order: Some("asc".into()),
+            limit: Some(1),
+            ..RecordFilter::default()
+        })
+        .expect("search");
+    assert_eq!(oldest[0].message, "rare zanzibar 10");
+}

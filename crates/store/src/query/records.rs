@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::{row, Reader, Snapshot};
 use crate::catalog::{self, context_conditions};
 use crate::entry::{body_part, decode, EntryRef};
+use crate::memtable::CHUNK;
 use crate::segment::BlockMeta;
 use crate::tokens::{self, Term};
 use crate::{RecordFilter, RecordRow, StoreError};
@@ -250,19 +251,39 @@ impl Reader {
                         }
                     }
                 };
+                let skip = |i: usize| {
+                    !plan.hashes.is_empty()
+                        && i.is_multiple_of(CHUNK)
+                        && !m.chunk_may_contain(i, &plan.hashes)
+                };
+                let n = m.entries.len();
                 if plan.ascending {
-                    for e in &m.entries {
-                        scan(e, &mut found);
-                        if found.len() >= want {
-                            break;
+                    let mut i = 0;
+                    while i < n && found.len() < want {
+                        if skip(i) {
+                            i += CHUNK;
+                            continue;
                         }
+                        scan(&m.entries[i], &mut found);
+                        i += 1;
                     }
                 } else {
-                    for e in m.entries.iter().rev() {
-                        scan(e, &mut found);
-                        if found.len() >= want {
+                    // Newest first, a chunk at a time (each from its end).
+                    let mut chunk_start = n.saturating_sub(1) / CHUNK * CHUNK;
+                    'chunks: loop {
+                        if !(n > 0 && skip(chunk_start)) {
+                            let end = (chunk_start + CHUNK).min(n);
+                            for e in m.entries[chunk_start..end].iter().rev() {
+                                scan(e, &mut found);
+                                if found.len() >= want {
+                                    break 'chunks;
+                                }
+                            }
+                        }
+                        if chunk_start == 0 {
                             break;
                         }
+                        chunk_start -= CHUNK;
                     }
                 }
                 memory.push(found);
