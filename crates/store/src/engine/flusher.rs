@@ -140,7 +140,12 @@ fn flush(inner: &Inner, catalog: &mut Catalog, table: &Arc<MemTable>) {
         .filter_map(|e| item(e.task, &e.payload, Some(&e.tokens)))
         .collect();
     let mut delay = Duration::from_millis(100);
-    for attempt in 0..6 {
+    // Until it is written: giving up and going on with the next memtable
+    // would move the watermark past these records and let the journal
+    // that holds them go. A failing disk stalls the store (the intake then
+    // waits) rather than lose records; only a shutdown stops the retries,
+    // and the journal still has them then.
+    for attempt in 0u32.. {
         match write(inner, &mut items, 0).and_then(|s| commit(catalog, s, &[])) {
             Ok(segment) => {
                 let through = table.id_range().map(|r| r.1);
@@ -163,9 +168,12 @@ fn flush(inner: &Inner, catalog: &mut Catalog, table: &Arc<MemTable>) {
                 return;
             }
             Err(e) => {
-                tracing::error!(attempt, "store: writing a segment failed: {e}");
+                tracing::error!(attempt, "store: writing a segment failed, retrying: {e}");
+                if inner.journal.stopping() && attempt >= 3 {
+                    break;
+                }
                 std::thread::sleep(delay);
-                delay *= 2;
+                delay = (delay * 2).min(Duration::from_secs(10));
             }
         }
     }

@@ -107,6 +107,18 @@ fn index(
     beats: &mut Vec<(String, i64, f64)>,
 ) {
     let bytes: u64 = batch.iter().map(|p| p.len() as u64).sum();
+    // The catalogue must never count a record the journal could still
+    // lose: after a kill -9 its commits survive (they are in the page
+    // cache) but the journal's unsynced buffer does not. So a batch waits
+    // until it is durable (asking for an early sync), which also makes
+    // "queryable" imply "durable".
+    if let Some(last) = batch.last().and_then(|p| crate::entry::payload_id(p)) {
+        while !inner.journal.wait_durable(last, Duration::from_secs(1)) {
+            if inner.journal.stopping() {
+                break;
+            }
+        }
+    }
     // Our own encoder made these, so each decodes; one that did not would
     // be dropped here rather than shift the task ids of those after it.
     let decoded: Vec<Option<EntryRef<'_>>> = batch.iter().map(|p| decode(p).ok()).collect();
