@@ -48,6 +48,9 @@ pub(crate) struct Journal {
     durable: AtomicU64,
     stop: AtomicBool,
     failures: AtomicU64,
+    /// Set when a failed write could not be cut back: the next write starts
+    /// a new file.
+    fresh_file: AtomicBool,
     /// The files, oldest first, with the first id each holds.
     files: Mutex<Vec<(u64, PathBuf)>>,
 }
@@ -68,6 +71,7 @@ impl Journal {
             durable: AtomicU64::new(last_id),
             stop: AtomicBool::new(false),
             failures: AtomicU64::new(0),
+            fresh_file: AtomicBool::new(false),
             files: Mutex::new(files),
         }))
     }
@@ -244,8 +248,17 @@ impl Journal {
         let Some((f, size)) = file.as_mut() else {
             return Ok(());
         };
-        f.write_all(buf).map_err(|e| io(&self.dir, e))?;
-        f.sync_data().map_err(|e| io(&self.dir, e))?;
+        let before = *size;
+        if let Err(e) = f.write_all(buf).and_then(|()| f.sync_data()) {
+            // What a failed try left (a torn frame, or frames that the retry
+            // writes again) must not stay before the retry: replay stops at
+            // a torn frame. If the file cannot be cut back, the retry goes
+            // to a file of its own.
+            if f.set_len(before).and_then(|()| f.sync_data()).is_err() {
+                self.fresh_file.store(true, Ordering::Relaxed);
+            }
+            return Err(io(&self.dir, e));
+        }
         *size += buf.len() as u64;
         Ok(())
     }
@@ -254,7 +267,8 @@ impl Journal {
     /// the first id it will hold.
     fn open_file(&self, first_id: u64) -> Result<(File, u64), StoreError> {
         let mut files = self.files.lock().map_err(|_| poisoned())?;
-        if let Some((_, path)) = files.last() {
+        let fresh = self.fresh_file.swap(false, Ordering::Relaxed);
+        if let Some((_, path)) = files.last().filter(|_| !fresh) {
             let size = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
             if size < FILE_BYTES {
                 let f = OpenOptions::new()
@@ -265,13 +279,18 @@ impl Journal {
             }
         }
         let path = self.dir.join(format!("{first_id:020}.wal"));
+        // A file of this name can only hold a failed try of this very
+        // buffer (its first record is this buffer's): it starts over.
         let f = OpenOptions::new()
             .create(true)
-            .append(true)
+            .write(true)
+            .truncate(true)
             .open(&path)
             .map_err(|e| io(&path, e))?;
         sync_dir(&self.dir)?;
-        files.push((first_id, path));
+        if files.last().is_none_or(|(_, p)| *p != path) {
+            files.push((first_id, path));
+        }
         Ok((f, 0))
     }
 }
@@ -323,6 +342,7 @@ pub(crate) fn replay(
     }
     let files = list(dir)?;
     let newest = files.len().saturating_sub(1);
+    let mut prev = 0u64;
     for (i, (_, path)) in files.iter().enumerate() {
         let mut data = Vec::new();
         File::open(path)
@@ -353,6 +373,13 @@ pub(crate) fn replay(
                 bad = Some("a frame too short for a record".into());
                 break;
             };
+            // Ids only grow: one seen before is a copy a failed write left
+            // behind (a retry writes its whole buffer again).
+            if id <= prev {
+                at += FRAME_HEADER + len;
+                continue;
+            }
+            prev = id;
             out.last_id = out.last_id.max(id);
             if id > after {
                 each(payload)?;

@@ -188,6 +188,11 @@ fn commit(
     replaced: &[String],
 ) -> Result<Option<Seg>, StoreError> {
     let Some((row, file)) = written else {
+        // A merge of inputs none of whose blocks could be read: they are
+        // unlisted all the same, as their files go.
+        if !replaced.is_empty() {
+            catalog.drop_segments(replaced, 0)?;
+        }
         return Ok(None);
     };
     let through = replaced.is_empty().then_some(row.max_id);
@@ -338,7 +343,14 @@ fn retention(inner: &Inner, catalog: &mut Catalog) -> Result<(), StoreError> {
             .chain(view.active.id_range())
             .map(|r| r.0)
             .min();
-        seg.into_iter().chain(mem).min().unwrap_or(u64::MAX)
+        // Records the index thread has put in the catalogue but not yet in
+        // memory have ids above `indexed`: their tasks must stay.
+        let in_flight = inner.counters.indexed.load(Ordering::Acquire) + 1;
+        seg.into_iter()
+            .chain(mem)
+            .chain(std::iter::once(in_flight))
+            .min()
+            .unwrap_or(in_flight)
     };
     let names: Vec<String> = doomed.iter().map(|s| s.name.clone()).collect();
     catalog.drop_segments(&names, first_live)?;

@@ -321,7 +321,11 @@ impl Inner {
             .map_err(|_| StoreError::Closed)?;
         if flush {
             let last = self.counters.appended.load(Ordering::Acquire);
-            self.journal.wait_durable(last, Duration::from_secs(60));
+            if !self.journal.wait_durable(last, Duration::from_secs(60)) {
+                return Err(StoreError::Corrupt(format!(
+                    "the journal could not be synced up to record {last} (see the log)"
+                )));
+            }
         }
         Ok(())
     }

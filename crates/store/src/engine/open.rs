@@ -117,8 +117,8 @@ pub(crate) fn open_dir(dir: &Path, options: StoreOptions) -> Result<Store, Store
     let catalog_path = dir.join(CATALOG);
     let conn = catalog::connect(&catalog_path)?;
     catalog::prepare(&conn, dir)?;
-    let catalog = Catalog::new(conn);
-    let segments = load_segments(dir, &catalog)?;
+    let mut catalog = Catalog::new(conn);
+    let segments = load_segments(dir, &mut catalog)?;
     let through = catalog.meta("segments_through")?;
     // Read the journal tail first: it says where ids continue.
     let mut pending: Vec<Vec<u8>> = Vec::new();
@@ -211,10 +211,11 @@ fn spawn(
 /// a missing one is reported and unlisted; files the manifest does not list
 /// (left by a crash between writing a segment and listing it, or between a
 /// merge's listing and its deletions) are removed.
-fn load_segments(dir: &Path, catalog: &Catalog) -> Result<Vec<Arc<Seg>>, StoreError> {
+fn load_segments(dir: &Path, catalog: &mut Catalog) -> Result<Vec<Arc<Seg>>, StoreError> {
     let seg_dir = dir.join(SEGMENTS);
     let rows = catalog.segments()?;
     let mut out = Vec::new();
+    let mut missing = Vec::new();
     for row in &rows {
         let path = seg_dir.join(&row.name);
         if !path.exists() {
@@ -223,6 +224,7 @@ fn load_segments(dir: &Path, catalog: &Catalog) -> Result<Vec<Arc<Seg>>, StoreEr
                 path.display(),
                 row.records
             );
+            missing.push(row.name.clone());
             continue;
         }
         let file = match Segment::open(&path) {
@@ -248,6 +250,9 @@ fn load_segments(dir: &Path, catalog: &Catalog) -> Result<Vec<Arc<Seg>>, StoreEr
             tracing::info!("store: removing {name}, a segment no manifest entry lists");
             let _ = fs::remove_file(entry.path());
         }
+    }
+    if !missing.is_empty() {
+        catalog.drop_segments(&missing, 0)?;
     }
     out.sort_by_key(|s| s.info().min_id);
     Ok(out)

@@ -412,3 +412,36 @@ fn search_in_memory_skips_chunks_without_the_word_and_finds_it_in_the_others() {
         .expect("search");
     assert_eq!(oldest[0].message, "rare zanzibar 10");
 }
+
+#[test]
+fn records_a_failed_write_left_twice_in_the_journal_are_replayed_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("s");
+    {
+        let store = Store::open(&path).expect("open");
+        for r in interleaved(3, 4) {
+            store.append(&r, 1.0).expect("append");
+        }
+        store.sync().expect("sync");
+    }
+    let journal = std::fs::read_dir(path.join("journal"))
+        .expect("journal")
+        .map(|e| e.expect("entry").path())
+        .max()
+        .expect("a journal file");
+    // A retry writes its whole buffer again after what the failed try wrote.
+    let bytes = std::fs::read(&journal).expect("read");
+    let mut twice = bytes.clone();
+    twice.extend_from_slice(&bytes);
+    std::fs::write(&journal, &twice).expect("write");
+    let store = Store::open(&path).expect("reopen");
+    let rows = all(&store);
+    assert_eq!(rows.len(), 12);
+    let task = store
+        .reader()
+        .expect("reader")
+        .task("task-1", 2.0)
+        .expect("q")
+        .expect("task");
+    assert_eq!(task.records, 4);
+}
