@@ -143,6 +143,22 @@ fn close_names_are_suggested_and_far_ones_are_listed() {
 }
 
 #[test]
+fn a_store_commit_interval_is_a_duration_and_a_bad_one_says_so() {
+    let with = |interval: &str| {
+        format!("sinks:\n  store:\n    type: store\n    commit_interval: {interval}\n")
+    };
+    compile(&with("50ms")).expect("milliseconds");
+    compile(&with("1s")).expect("seconds");
+    let err = error(&with("soon"));
+    assert!(
+        err.contains("commit_interval") && err.contains("soon"),
+        "{err}"
+    );
+    let err = error(&with("0ms"));
+    assert!(err.contains("more than zero"), "{err}");
+}
+
+#[test]
 fn a_queue_byte_bound_must_be_a_size_above_zero() {
     let with = |bound: &str| {
         format!(

@@ -102,6 +102,15 @@ pub(crate) struct Seg {
 }
 
 impl Seg {
+    /// Memory its block filters hold.
+    pub(crate) fn filter_bytes(&self) -> u64 {
+        self.file
+            .blocks()
+            .iter()
+            .map(|b| b.filter_bytes() as u64)
+            .sum()
+    }
+
     pub(crate) fn info(&self) -> &SegmentInfo {
         self.file.info()
     }
@@ -127,6 +136,15 @@ pub(crate) struct Counters {
     pub catalog_errors: AtomicU64,
 }
 
+/// The intake's side, under one lock: the next id and the index queue, so
+/// ids reach the journal and the queue in the same order, and a record
+/// costs one lock (it was two, and a clone of the sender).
+pub(crate) struct Ingest {
+    pub next_id: u64,
+    /// `None` once the store is closing.
+    pub tx: Option<Sender<Msg>>,
+}
+
 pub(crate) struct Inner {
     pub dir: PathBuf,
     pub options: StoreOptions,
@@ -134,8 +152,7 @@ pub(crate) struct Inner {
     pub view: RwLock<View>,
     pub counters: Counters,
     /// The next id, under the lock that also orders journal appends.
-    next_id: Mutex<u64>,
-    tx: Mutex<Option<Sender<Msg>>>,
+    ingest: Mutex<Ingest>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// Retention as configured now (a reload may change it).
     pub retention: Mutex<(Option<Duration>, Option<u64>)>,
@@ -270,15 +287,15 @@ impl Inner {
         &self,
         encode: impl FnOnce(u64, &mut Vec<u8>),
     ) -> Result<u64, StoreError> {
-        let mut next = self.next_id.lock().map_err(|_| StoreError::Closed)?;
-        let id = *next;
+        let mut ingest = self.ingest.lock().map_err(|_| StoreError::Closed)?;
+        let id = ingest.next_id;
         let mut payload = Vec::new();
         encode(id, &mut payload);
         self.journal.append(id, &payload);
-        *next += 1;
+        ingest.next_id += 1;
         self.counters.appended.store(id, Ordering::Release);
         let size = payload.len() as u64;
-        if !self.send(Msg::Record(payload), size) {
+        if !self.send_locked(&ingest, Msg::Record(payload), size) {
             return Err(StoreError::Closed);
         }
         Ok(id)
@@ -287,6 +304,13 @@ impl Inner {
     /// Queues a message for the index thread, waiting while too many bytes
     /// are queued. False once the store is closed.
     fn send(&self, msg: Msg, size: u64) -> bool {
+        match self.ingest.lock() {
+            Ok(ingest) => self.send_locked(&ingest, msg, size),
+            Err(_) => false,
+        }
+    }
+
+    fn send_locked(&self, ingest: &Ingest, msg: Msg, size: u64) -> bool {
         let mut waited = 0u32;
         while self.counters.queued_bytes.load(Ordering::Relaxed) + size > MAX_QUEUED_BYTES
             && self.counters.queued_bytes.load(Ordering::Relaxed) > 0
@@ -295,11 +319,7 @@ impl Inner {
             std::thread::sleep(Duration::from_millis(1));
             waited += 1;
         }
-        let tx = match self.tx.lock() {
-            Ok(t) => t.clone(),
-            Err(_) => None,
-        };
-        let Some(tx) = tx else { return false };
+        let Some(tx) = &ingest.tx else { return false };
         self.counters
             .queued_bytes
             .fetch_add(size, Ordering::Relaxed);
@@ -338,14 +358,9 @@ impl Inner {
                     let mem = v.active.len() + v.frozen.iter().map(|m| m.len()).sum::<usize>();
                     let seg: u64 = v.segments.iter().map(|s| s.info().count).sum();
                     let bytes: u64 = v.segments.iter().map(|s| s.info().bytes).sum();
-                    let filters: usize = v
-                        .segments
-                        .iter()
-                        .flat_map(|s| s.file.blocks())
-                        .map(|b| b.filter_bytes())
-                        .sum();
+                    let filters: u64 = v.segments.iter().map(|s| s.filter_bytes()).sum();
                     let n = v.segments.len() as u64;
-                    (seg + mem as u64, mem as u64, n, bytes, filters as u64)
+                    (seg + mem as u64, mem as u64, n, bytes, filters)
                 }
                 Err(_) => (0, 0, 0, 0, 0),
             };
@@ -377,8 +392,8 @@ impl Inner {
     /// the journal. Records still in memory stay in the journal and are
     /// replayed on the next start.
     fn shutdown(&self) {
-        if let Ok(mut tx) = self.tx.lock() {
-            tx.take();
+        if let Ok(mut ingest) = self.ingest.lock() {
+            ingest.tx.take();
         }
         self.journal.stop();
         let threads: Vec<_> = match self.threads.lock() {

@@ -150,8 +150,10 @@ pub(crate) fn open_dir(dir: &Path, options: StoreOptions) -> Result<Store, Store
             ..View::default()
         }),
         counters: Counters::default(),
-        next_id: Mutex::new(last_id + 1),
-        tx: Mutex::new(Some(tx)),
+        ingest: Mutex::new(super::Ingest {
+            next_id: last_id + 1,
+            tx: Some(tx),
+        }),
         threads: Mutex::new(Vec::new()),
         retention: Mutex::new((options_retention.0, options_retention.1)),
         lock: Mutex::new(Some(lock)),

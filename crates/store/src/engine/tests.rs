@@ -64,6 +64,15 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// The journal file records are appended to now.
+fn newest_journal(store: &Path) -> std::path::PathBuf {
+    std::fs::read_dir(store.join("journal"))
+        .expect("journal")
+        .map(|e| e.expect("entry").path())
+        .max()
+        .expect("a journal file")
+}
+
 fn all(store: &Store) -> Vec<crate::RecordRow> {
     store
         .reader()
@@ -126,11 +135,7 @@ fn a_journal_torn_mid_record_loses_that_record_only_and_takes_new_ones() {
         }
         store.sync().expect("sync");
     }
-    let journal = std::fs::read_dir(path.join("journal"))
-        .expect("journal")
-        .map(|e| e.expect("entry").path())
-        .max()
-        .expect("a journal file");
+    let journal = newest_journal(&path);
     let len = std::fs::metadata(&journal).expect("meta").len();
     let f = std::fs::OpenOptions::new()
         .write(true)
@@ -424,11 +429,7 @@ fn records_a_failed_write_left_twice_in_the_journal_are_replayed_once() {
         }
         store.sync().expect("sync");
     }
-    let journal = std::fs::read_dir(path.join("journal"))
-        .expect("journal")
-        .map(|e| e.expect("entry").path())
-        .max()
-        .expect("a journal file");
+    let journal = newest_journal(&path);
     // A retry writes its whole buffer again after what the failed try wrote.
     let bytes = std::fs::read(&journal).expect("read");
     let mut twice = bytes.clone();

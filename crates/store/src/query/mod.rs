@@ -68,7 +68,7 @@ impl Reader {
         let Some((task, _)) = catalog::task_one(&self.conn, root, silent_since)? else {
             return Ok(None);
         };
-        let records = self.task_records(task, |_| true)?;
+        let records = self.task_records(task, false, |_| true)?;
         if records.is_empty() {
             return Ok(None);
         }
@@ -80,17 +80,18 @@ impl Reader {
     }
 
     /// The records of one task that pass `keep`, read from the contiguous
-    /// blocks that hold the task in each segment.
+    /// blocks that hold the task in each segment; with `full`, every field.
     fn task_records(
         &self,
         task: u64,
+        full: bool,
         keep: impl Fn(&EntryRef<'_>) -> bool,
     ) -> Result<Vec<RecordRow>, StoreError> {
         let mut out = Vec::new();
         let push = |payload: &[u8], out: &mut Vec<RecordRow>| {
             if let Ok(e) = decode(payload) {
                 if keep(&e) {
-                    out.push(row(&e, false));
+                    out.push(row(&e, full));
                 }
             }
         };
@@ -176,18 +177,10 @@ impl Reader {
             return Ok(Vec::new());
         };
         let path = key.scope.path_text();
-        let ids: Vec<i64> = self
-            .task_records(task, |e| {
-                e.key
-                    .is_some_and(|k| k.0 == root && k.1 == path && k.2 == key.seq)
-            })?
-            .into_iter()
-            .map(|r| r.id)
-            .collect();
-        let mut out = Vec::new();
-        for id in ids {
-            out.extend(self.record(id)?);
-        }
+        let mut out = self.task_records(task, true, |e| {
+            e.key
+                .is_some_and(|k| k.0 == root && k.1 == path && k.2 == key.seq)
+        })?;
         out.sort_by_key(|r| r.id);
         Ok(out)
     }
