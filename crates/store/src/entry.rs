@@ -6,8 +6,11 @@
 //! `id u64 | received f64 | created f64 | topic [u8; 3] | flags u8 |
 //!  levelno zigzag-varint | levelname str | logger str | host str |
 //!  [process zigzag-varint] | [duration f64] | [root str | scope str | seq varint] |
-//!  message str | body str`.
-//! `flags` holds which optional parts are present and the scope event.
+//!  message str | body str | [context span | exc_text span]`.
+//! `flags` holds which optional parts are present and the scope event. A
+//! span is `varint(start + 1) varint(len)` of a value inside the body, or a
+//! single `0` when the body has no such field; payloads written before spans
+//! existed have no `HAS_SPANS` flag, and their readers parse the body.
 
 use distlog_proto::{Record, ScopeEvent};
 
@@ -18,6 +21,16 @@ const HAS_DURATION: u8 = 2;
 const HAS_KEY: u8 = 4;
 const EVENT_SHIFT: u8 = 3;
 const EVENT_MASK: u8 = 0b11 << EVENT_SHIFT;
+const HAS_SPANS: u8 = 0x20;
+
+/// Where the body holds its `context` and `exc_text` values, as byte ranges,
+/// found by the intake's scan: reading them then costs a slice, not a parse
+/// of the whole body (which was a sixth of a big tree's time).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Spans {
+    pub context: Option<(u32, u32)>,
+    pub exc_text: Option<(u32, u32)>,
+}
 
 /// A decoded view of a payload, borrowing its texts.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -40,6 +53,9 @@ pub struct EntryRef<'a> {
     /// most readers never look at it, so its UTF-8 is checked (by serde_json)
     /// only by those that do.
     pub body: &'a [u8],
+    /// `None` for payloads from before spans were kept (and for imports):
+    /// their readers parse the body.
+    pub spans: Option<Spans>,
 }
 
 impl EntryRef<'_> {
@@ -51,10 +67,29 @@ impl EntryRef<'_> {
         self.key.is_some_and(|k| k.1.is_empty())
     }
 
+    fn span(&self, span: Option<(u32, u32)>) -> Option<&[u8]> {
+        let (start, end) = span?;
+        self.body.get(start as usize..end as usize)
+    }
+
+    /// The body's `context`, when it is an object.
+    pub fn context(&self) -> Option<serde_json::Value> {
+        let context = match self.spans {
+            Some(spans) => serde_json::from_slice(self.span(spans.context)?).ok()?,
+            None => body_part(self.body).context?,
+        };
+        context.is_object().then_some(context)
+    }
+
     /// The exception text, read from the body only when the body has one:
     /// most records do not, and a full parse costs more than the rest of
     /// indexing together.
     pub fn exc_text(&self) -> Option<String> {
+        if let Some(spans) = self.spans {
+            return serde_json::from_slice::<Option<String>>(self.span(spans.exc_text)?)
+                .ok()
+                .flatten();
+        }
         static FIELD: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
             std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"exc_text\""));
         let at = FIELD.find(self.body)?;
@@ -121,6 +156,10 @@ pub fn encode(record: &Record, id: u64, received: f64, out: &mut Vec<u8>) {
             .map(|(k, p)| (k.scope.root.as_str(), p, k.seq)),
         message: &record.message,
         body: record.body.as_bytes(),
+        spans: Some(Spans {
+            context: record.context_span,
+            exc_text: record.exc_text_span,
+        }),
     };
     encode_ref(&e, out);
 }
@@ -151,6 +190,9 @@ pub(crate) fn encode_ref(e: &EntryRef<'_>, out: &mut Vec<u8>) {
     if e.key.is_some() {
         flags |= HAS_KEY;
     }
+    if e.spans.is_some() {
+        flags |= HAS_SPANS;
+    }
     let event = match e.event {
         None => 0,
         Some(ScopeEvent::Open) => 1,
@@ -176,6 +218,17 @@ pub(crate) fn encode_ref(e: &EntryRef<'_>, out: &mut Vec<u8>) {
     }
     put_str(out, e.message);
     put_bytes(out, e.body);
+    if let Some(spans) = e.spans {
+        for span in [spans.context, spans.exc_text] {
+            match span {
+                Some((start, end)) => {
+                    put_varint(out, u64::from(start) + 1);
+                    put_varint(out, u64::from(end.saturating_sub(start)));
+                }
+                None => put_varint(out, 0),
+            }
+        }
+    }
 }
 
 /// Reads a payload written by [`encode`]. Payloads come from our own files,
@@ -217,6 +270,14 @@ pub fn decode(payload: &[u8]) -> Result<EntryRef<'_>, StoreError> {
     };
     let message = r.str()?;
     let body = r.raw()?;
+    let spans = if flags & HAS_SPANS != 0 {
+        Some(Spans {
+            context: r.span(body.len())?,
+            exc_text: r.span(body.len())?,
+        })
+    } else {
+        None
+    };
     Ok(EntryRef {
         id,
         received,
@@ -232,6 +293,7 @@ pub fn decode(payload: &[u8]) -> Result<EntryRef<'_>, StoreError> {
         key,
         message,
         body,
+        spans,
     })
 }
 
@@ -318,6 +380,21 @@ impl<'a> Cursor<'a> {
         self.bytes(n)
     }
 
+    /// A span inside a body of `len` bytes; one that points outside it is
+    /// damage.
+    fn span(&mut self, len: usize) -> Result<Option<(u32, u32)>, StoreError> {
+        let start = match self.varint()? {
+            0 => return Ok(None),
+            n => n - 1,
+        };
+        let end = start
+            .checked_add(self.varint()?)
+            .filter(|end| *end <= len as u64)
+            .ok_or_else(|| corrupt("span"))?;
+        let as_u32 = |v: u64| u32::try_from(v).map_err(|_| corrupt("span"));
+        Ok(Some((as_u32(start)?, as_u32(end)?)))
+    }
+
     fn str(&mut self) -> Result<&'a str, StoreError> {
         let n = usize::try_from(self.varint()?).map_err(|_| corrupt("length"))?;
         simdutf8::basic::from_utf8(self.bytes(n)?).map_err(|_| corrupt("text"))
@@ -384,6 +461,52 @@ mod tests {
     }
 
     #[test]
+    fn context_and_exc_text_are_read_through_their_spans_and_old_payloads_parse_the_body() {
+        let r = record(
+            r#"{"message": "m", "exc_text": "Traceback\nKeyError: 'k'",
+            "context": {"key": "0@abc", "user": "ann"}}"#,
+        );
+        let mut buf = Vec::new();
+        encode(&r, 7, 1.0, &mut buf);
+        let e = decode(&buf).expect("decode");
+        assert!(e
+            .spans
+            .is_some_and(|s| s.context.is_some() && s.exc_text.is_some()));
+        let want_context = serde_json::json!({"key": "0@abc", "user": "ann"});
+        assert_eq!(e.context(), Some(want_context.clone()));
+        assert_eq!(e.exc_text().as_deref(), Some("Traceback\nKeyError: 'k'"));
+        // A payload written before spans existed: the same answers, by parsing.
+        let mut old = Vec::new();
+        encode_ref(&EntryRef { spans: None, ..e }, &mut old);
+        let o = decode(&old).expect("decode");
+        assert_eq!(o.spans, None);
+        assert_eq!(o.context(), Some(want_context));
+        assert_eq!(o.exc_text(), e.exc_text());
+        assert_eq!(old.len() + 4, buf.len(), "two spans of two varints each");
+    }
+
+    #[test]
+    fn a_span_outside_its_body_is_damage() {
+        let r = record(r#"{"message": "m", "context": {"key": "0@abc"}}"#);
+        let mut buf = Vec::new();
+        encode(&r, 7, 1.0, &mut buf);
+        let e = decode(&buf).expect("decode");
+        let mut bad = Vec::new();
+        let spans = Spans {
+            context: Some((0, e.body.len() as u32 + 1)),
+            exc_text: None,
+        };
+        encode_ref(
+            &EntryRef {
+                spans: Some(spans),
+                ..e
+            },
+            &mut bad,
+        );
+        assert!(decode(&bad).is_err());
+    }
+
+    #[test]
     fn a_cut_or_garbled_payload_is_an_error_not_a_panic() {
         let r = record(r#"{"message": "hello", "context": {"key": "0@abc"}}"#);
         let mut buf = Vec::new();
@@ -398,9 +521,11 @@ mod tests {
         bad[at] = 0xff;
         assert!(decode(&bad).is_err());
         let mut bad_body = buf.clone();
-        let last = bad_body.len() - 3;
+        // Inside the body's context, before the spans that follow the body.
+        let last = memchr::memrchr(b'}', &bad_body).expect("body end") - 3;
         bad_body[last] = 0xff;
         let e = decode(&bad_body).expect("the fields still read");
         assert!(body_part(e.body).context.is_none());
+        assert!(e.context().is_none());
     }
 }

@@ -158,6 +158,7 @@ pub(crate) fn import(path: &Path, options: &StoreOptions) -> Result<(), StoreErr
                         key,
                         message: &message,
                         body: body.as_bytes(),
+                        spans: None,
                     },
                     out,
                 )

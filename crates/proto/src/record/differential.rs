@@ -18,6 +18,8 @@ pub(super) fn decode_by_serde(body: &[u8], limits: &Limits) -> Result<Record, De
         .map_err(|e| DecodeError::InvalidJson(format!("not UTF-8: {e}")))?;
     let wire = fields::by_serde(text, limits.max_depth)?;
     let mut record = to_record(plj(), &wire);
+    record.context_span = wire.context.and_then(|v| span_in(text, v));
+    record.exc_text_span = wire.exc_text.and_then(|v| span_in(text, v));
     record.body = text.to_owned();
     Ok(record)
 }

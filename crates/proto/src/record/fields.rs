@@ -25,6 +25,11 @@ pub(super) struct Fields<'a> {
     pub scope_duration: Option<&'a str>,
     /// `context.key` when `context` is an object with one `key` member.
     pub context_key: Option<&'a str>,
+    /// The whole `context` and `exc_text` values, whatever their shape:
+    /// their spans go with the record so that readers of the store need not
+    /// parse the body again to find them.
+    pub context: Option<&'a str>,
+    pub exc_text: Option<&'a str>,
 }
 
 /// The serde_json path: what `decode` did before the scanner, kept as the
@@ -41,6 +46,7 @@ pub(super) fn by_serde<'a>(text: &'a str, max_depth: usize) -> Result<Fields<'a>
     }
     check_json_depth(text.as_bytes(), max_depth)?;
     let wire: WireFields<'_> = serde_json::from_str(text).map_err(json_error)?;
+    let context = wire.context.map(RawValue::get);
     let context_key = match wire.context {
         Some(ctx) if ctx.get().starts_with('{') => {
             match serde_json::from_str::<ContextKey<'_>>(ctx.get()) {
@@ -63,6 +69,8 @@ pub(super) fn by_serde<'a>(text: &'a str, max_depth: usize) -> Result<Fields<'a>
         scope_event: get(wire.scope_event),
         scope_duration: get(wire.scope_duration),
         context_key,
+        context,
+        exc_text: get(wire.exc_text),
     })
 }
 
@@ -79,6 +87,7 @@ struct WireFields<'a> {
     context: Option<&'a RawValue>,
     scope_event: Option<&'a RawValue>,
     scope_duration: Option<&'a RawValue>,
+    exc_text: Option<&'a RawValue>,
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for WireFields<'a> {
@@ -107,6 +116,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for WireFields<'a> {
                         "context" => &mut w.context,
                         "scope_event" => &mut w.scope_event,
                         "scope_duration" => &mut w.scope_duration,
+                        "exc_text" => &mut w.exc_text,
                         _ => {
                             m.next_value::<serde::de::IgnoredAny>()?;
                             continue;

@@ -85,6 +85,11 @@ pub struct Record {
     pub event: Option<ScopeEvent>,
     /// `scope_duration`, seconds, on closing and failing records.
     pub duration: Option<f64>,
+    /// Where `body` holds the `context` and `exc_text` values (byte ranges of
+    /// their JSON text), so that a store can show them without parsing the
+    /// body again.
+    pub context_span: Option<(u32, u32)>,
+    pub exc_text_span: Option<(u32, u32)>,
 }
 
 /// Decodes one two-frame message body under `topic`.
@@ -132,9 +137,19 @@ fn from_json_text(
         Err(scan::Unsure) => fields::by_serde(text, limits.max_depth)?,
     };
     let mut record = to_record(topic, &wire);
+    record.context_span = wire.context.and_then(|v| span_in(text, v));
+    record.exc_text_span = wire.exc_text.and_then(|v| span_in(text, v));
     // JSON bodies are kept verbatim; a pickle's is its JSON text.
     record.body = body.into_owned();
     Ok(record)
+}
+
+/// The byte range of `part`, a slice of `text`, within it.
+fn span_in(text: &str, part: &str) -> Option<(u32, u32)> {
+    let start = (part.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    (end <= text.len()).then_some(())?;
+    Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
 }
 
 /// The record the fields describe, its `body` still empty.
@@ -163,6 +178,8 @@ fn to_record(topic: Topic, wire: &Fields<'_>) -> Record {
         key_error,
         event,
         duration: wire.scope_duration.and_then(raw_f64),
+        context_span: None,
+        exc_text_span: None,
     }
 }
 

@@ -56,6 +56,7 @@ pub(super) fn scan(text: &str, limit: usize) -> Scan<Fields<'_>> {
                 b"process" => &mut f.process,
                 b"scope_event" => &mut f.scope_event,
                 b"scope_duration" => &mut f.scope_duration,
+                b"exc_text" => &mut f.exc_text,
                 b"context" => {
                     f.context_key = if c.peek() == Some(b'{') {
                         c.context()?
@@ -63,6 +64,7 @@ pub(super) fn scan(text: &str, limit: usize) -> Scan<Fields<'_>> {
                         c.value()?;
                         None
                     };
+                    f.context = Some(c.span(start)?);
                     if c.after_member()? {
                         break;
                     }

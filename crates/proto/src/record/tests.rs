@@ -188,3 +188,28 @@ fn only_a_record_without_scope_event_opens_its_scope_by_seq_0() {
     assert_eq!(event_of(None, 1), None);
     assert_eq!(event_of(Some(r#""open""#), 3), Some(ScopeEvent::Open));
 }
+
+#[test]
+fn the_spans_of_context_and_exc_text_point_at_their_values_in_the_body() {
+    let body = br#"{"msg": "m", "context" : {"key": "0@abc", "user": "ann"} , "exc_text":"Traceback\n  x"}"#;
+    let r = decode(plj(), body, &Limits::default()).expect("decodes");
+    let at = |s: Option<(u32, u32)>| s.map(|(a, b)| &r.body[a as usize..b as usize]);
+    assert_eq!(
+        at(r.context_span),
+        Some(r#"{"key": "0@abc", "user": "ann"}"#)
+    );
+    assert_eq!(at(r.exc_text_span), Some(r#""Traceback\n  x""#));
+    let plain = decode(
+        plj(),
+        br#"{"msg": "m", "exc_text": null}"#,
+        &Limits::default(),
+    )
+    .expect("decodes");
+    assert_eq!(plain.context_span, None);
+    assert_eq!(
+        plain
+            .exc_text_span
+            .map(|(a, b)| &plain.body[a as usize..b as usize]),
+        Some("null")
+    );
+}

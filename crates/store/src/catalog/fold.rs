@@ -3,7 +3,7 @@
 
 use distlog_proto::ScopeEvent;
 
-use crate::entry::{body_part, EntryRef};
+use crate::entry::EntryRef;
 
 #[derive(Default)]
 pub(crate) struct TaskDelta {
@@ -41,7 +41,7 @@ impl TaskDelta {
             Some(ScopeEvent::Open) if is_root => {
                 self.opened = true;
                 self.message = Some(e.message.to_owned());
-                self.context = root_context(e.body);
+                self.context = root_context(e);
                 self.host = Some(e.host.to_owned());
                 self.process = e.process;
             }
@@ -64,8 +64,8 @@ impl TaskDelta {
 }
 
 /// The context of a root's opening record, for filtering tasks by it.
-fn root_context(body: &[u8]) -> Option<String> {
-    let mut context = body_part(body).context?;
+fn root_context(e: &EntryRef<'_>) -> Option<String> {
+    let mut context = e.context()?;
     let map = context.as_object_mut()?;
     map.remove("key");
     serde_json::to_string(&context).ok()

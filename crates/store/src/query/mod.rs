@@ -65,16 +65,22 @@ impl Reader {
     /// Every record of one root task, assembled into its tree.
     pub fn tree(&self, root: &str, now: f64) -> Result<Option<Tree>, StoreError> {
         let silent_since = self.silent_since(now);
-        let Some((task, _)) = catalog::task_one(&self.conn, root, silent_since)? else {
+        let Some((task, row)) = catalog::task_one(&self.conn, root, silent_since)? else {
             return Ok(None);
         };
-        let records = self.task_records(task, false, |_| true)?;
+        let hint = usize::try_from(row.records).unwrap_or(0);
+        let records = self.task_records(task, false, hint, |_| true)?;
         if records.is_empty() {
             return Ok(None);
         }
+        // Each process once: a big tree has a handful among 100k records.
+        let mut seen = rustc_hash::FxHashSet::default();
         let processes = records
             .iter()
-            .filter_map(|r| r.process.map(|p| (r.host.clone(), p)));
+            .filter_map(|r| r.process.map(|p| (r.host.as_str(), p)))
+            .filter(|k| seen.insert(*k))
+            .map(|(h, p)| (h.to_owned(), p))
+            .collect::<Vec<_>>();
         let last_seen = catalog::last_seen(&self.conn, processes)?;
         Ok(Some(tree::build(root, records, &last_seen, silent_since)))
     }
@@ -85,9 +91,12 @@ impl Reader {
         &self,
         task: u64,
         full: bool,
+        hint: usize,
         keep: impl Fn(&EntryRef<'_>) -> bool,
     ) -> Result<Vec<RecordRow>, StoreError> {
-        let mut out = Vec::new();
+        // The catalogue's count: growing a vector of 100k rows by doubling
+        // copied each row several times.
+        let mut out = Vec::with_capacity(hint.min(1 << 22));
         let push = |payload: &[u8], out: &mut Vec<RecordRow>| {
             if let Ok(e) = decode(payload) {
                 if keep(&e) {
@@ -177,7 +186,7 @@ impl Reader {
             return Ok(Vec::new());
         };
         let path = key.scope.path_text();
-        let mut out = self.task_records(task, true, |e| {
+        let mut out = self.task_records(task, true, 0, |e| {
             e.key
                 .is_some_and(|k| k.0 == root && k.1 == path && k.2 == key.seq)
         })?;
@@ -212,6 +221,8 @@ pub(crate) fn row(e: &EntryRef<'_>, full: bool) -> RecordRow {
             .and_then(|v| v.as_str())
             .map(str::to_owned);
         (context, exc_text, Some(body))
+    } else if e.spans.is_some() {
+        (e.context(), e.exc_text(), None)
     } else if e.key.is_some() || memchr::memmem::find(e.body, b"\"exc_text\"").is_some() {
         let part = body_part(e.body);
         (part.context.filter(|c| c.is_object()), part.exc_text, None)

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::{row, Reader, Snapshot};
 use crate::catalog::{self, context_conditions};
-use crate::entry::{body_part, decode, EntryRef};
+use crate::entry::{decode, EntryRef};
 use crate::memtable::CHUNK;
 use crate::segment::BlockMeta;
 use crate::tokens::{self, Term};
@@ -89,7 +89,7 @@ impl Plan {
                 }
             }
         }
-        if !self.context.is_empty() && !context_matches(e.body, &self.context) {
+        if !self.context.is_empty() && !context_matches(e, &self.context) {
             return false;
         }
         true
@@ -202,8 +202,8 @@ fn contains_ignoring_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
 
 /// `field=value` pairs against the record's context; dotted fields reach
 /// into nested objects; values compare as text (`7` finds 7 and "7").
-fn context_matches(body: &[u8], pairs: &[(String, String)]) -> bool {
-    let Some(context) = body_part(body).context else {
+fn context_matches(e: &EntryRef<'_>, pairs: &[(String, String)]) -> bool {
+    let Some(context) = e.context() else {
         return false;
     };
     pairs.iter().all(|(field, want)| {
