@@ -11,6 +11,9 @@ apt_missing=()
 command -v python3 >/dev/null || apt_missing+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || apt_missing+=(python3-venv)
 command -v cc >/dev/null || apt_missing+=(build-essential)
+# The system libzmq (with CURVE) that .cargo/config.toml links instead of
+# zmq-sys's vendored one, which is built without it.
+[ -e /usr/include/zmq.h ] || apt_missing+=(libzmq3-dev)
 for pkg in "$@"; do
   # Extra packages a caller needs, given as package:command.
   command -v "${pkg#*:}" >/dev/null || apt_missing+=("${pkg%%:*}")
