@@ -152,6 +152,22 @@ enum Command {
     },
     /// The daemon's counters: received, decoded, rejected by reason, stored.
     Stats,
+    /// Make a CURVE key pair: NAME.key (keep private) and NAME.pub.
+    ///
+    /// For the daemon: `distlogd --curve-key server.key --curve-allow
+    /// clients.allow`. For each client: its own pair, the server's
+    /// `server.pub`, and its `.pub` line added to clients.allow.
+    /// Works offline; needs no running daemon.
+    Keygen {
+        /// The files' name, without extension.
+        name: String,
+        /// Directory to write into.
+        #[arg(long, default_value = ".")]
+        dir: std::path::PathBuf,
+        /// Replace existing files of that name.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 pub(crate) fn now() -> f64 {
@@ -310,6 +326,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             tail::run(&client, &mut out, cli.json, paint, opts)?
         }
+        Command::Keygen { name, dir, force } => keygen(&name, &dir, force, cli.json)?,
         Command::Stats => {
             let answer = client.get("/api/stats", &[])?;
             if cli.json {
@@ -450,5 +467,25 @@ fn stats(out: &mut impl Write, s: &Value) -> Result<()> {
             )?;
         }
     }
+    Ok(())
+}
+
+fn keygen(name: &str, dir: &std::path::Path, force: bool, json: bool) -> Result<()> {
+    if name.is_empty() || name.contains('/') {
+        anyhow::bail!("the key name {name:?} must be a file name without `/`");
+    }
+    let pair = distlog_keys::KeyPair::generate()?;
+    let (key, public) = pair.write(dir, name, force)?;
+    let mut out = io::stdout().lock();
+    if json {
+        let v = serde_json::json!({
+            "key_file": key.display().to_string(),
+            "public_file": public.display().to_string(),
+            "public_key": pair.public_z85(),
+        });
+        return print_json(&mut out, &v);
+    }
+    writeln!(out, "{}  (secret: keep it private)", key.display())?;
+    writeln!(out, "{}  {}", public.display(), pair.public_z85())?;
     Ok(())
 }

@@ -15,6 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut endpoint = "tcp://localhost:5010".to_owned();
     let mut import = None;
     let mut spawn: Vec<String> = Vec::new();
+    let mut curve: Option<(String, String)> = None;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
@@ -26,6 +27,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 import = Some(args.get(i + 1).ok_or("--import needs a task id")?.clone());
                 i += 1;
             }
+            "--curve" => {
+                let server = args.get(i + 1).ok_or("--curve needs SERVER_KEY KEY_FILE")?;
+                let own = args.get(i + 2).ok_or("--curve needs SERVER_KEY KEY_FILE")?;
+                curve = Some((server.clone(), own.clone()));
+                i += 2;
+            }
             "--spawn" => {
                 spawn = args[i + 1..].to_vec();
                 break;
@@ -34,7 +41,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         i += 1;
     }
-    let _guard = distlog::init(distlog::Config::new(endpoint))?;
+    let mut config = distlog::Config::new(endpoint);
+    if let Some((server, own)) = &curve {
+        config = config.curve(server, std::path::Path::new(own))?;
+    }
+    let _guard = distlog::init(config)?;
     distlog::LogBridge::install(log::LevelFilter::Info)?;
 
     if let Some(id) = import {

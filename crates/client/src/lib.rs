@@ -44,4 +44,4 @@ pub use error::Error;
 pub use future::{FutureExt, InScope};
 pub use import::import_task;
 pub use scope::{current, task, to, Scope, Task, TaskBuilder};
-pub use sender::{dropped, init, Config, FlushGuard};
+pub use sender::{dropped, init, Config, Curve, FlushGuard};

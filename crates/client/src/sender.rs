@@ -28,6 +28,16 @@ pub struct Config {
     /// While a scope is open, how often the sender tells distlogd the
     /// process is alive (a `<system>HJ` message); zero: never.
     pub heartbeat_interval: Duration,
+    /// CURVE keys, for a distlogd started with `--curve-key`; see
+    /// [`Config::curve`].
+    pub curve: Option<Curve>,
+}
+
+/// The server's public key and this program's own key pair.
+#[derive(Debug, Clone)]
+pub struct Curve {
+    pub server_public: [u8; 32],
+    pub pair: distlog_keys::KeyPair,
 }
 
 impl Config {
@@ -39,7 +49,23 @@ impl Config {
             linger: Duration::from_secs(1),
             hwm: 1000,
             heartbeat_interval: Duration::from_secs(5),
+            curve: None,
         }
+    }
+
+    /// Encrypts and authenticates the connection with CURVE:
+    /// `server_key` is the daemon's public key (its 40 Z85 characters or
+    /// the path of its `.pub` file), `key_file` this program's `.key` file
+    /// from `distlog keygen`, whose public key the daemon must allow.
+    pub fn curve(mut self, server_key: &str, key_file: &std::path::Path) -> Result<Config, Error> {
+        if !distlog_keys::curve_available() {
+            return Err(Error::Key(distlog_keys::KeyError::NoCurve));
+        }
+        self.curve = Some(Curve {
+            server_public: distlog_keys::read_public(server_key)?,
+            pair: distlog_keys::KeyPair::read(key_file)?,
+        });
+        Ok(self)
     }
 }
 
@@ -96,6 +122,11 @@ pub fn init(config: Config) -> Result<FlushGuard, Error> {
     // in our bounded queue, where drops are counted.
     socket.set_immediate(true)?;
     socket.set_linger(0)?;
+    if let Some(c) = &config.curve {
+        socket.set_curve_serverkey(&c.server_public)?;
+        socket.set_curve_publickey(&c.pair.public)?;
+        socket.set_curve_secretkey(&c.pair.secret)?;
+    }
     socket
         .connect(&config.endpoint)
         .map_err(|e| Error::Connect(config.endpoint.clone(), e))?;

@@ -28,13 +28,16 @@ pub struct Intake {
 
 impl Intake {
     /// Binds every endpoint before returning, so a bad or busy address
-    /// fails start-up rather than the first receive.
+    /// fails start-up rather than the first receive. `prepare` runs on the
+    /// socket just before it binds (security, monitoring): no peer can
+    /// connect before it has.
     pub fn bind(
         ctx: &zmq::Context,
         endpoints: &[String],
         limits: Limits,
         stats: Arc<Stats>,
         switch: Arc<Switch>,
+        prepare: impl FnOnce(&zmq::Socket) -> Result<()>,
     ) -> Result<(Intake, Vec<String>)> {
         let socket = ctx.socket(zmq::PULL).context("creating the PULL socket")?;
         // libzmq cannot skip one oversized message: past ZMQ_MAXMSGSIZE it
@@ -51,6 +54,7 @@ impl Intake {
             .set_rcvtimeo(POLL_MS)
             .context("setting ZMQ_RCVTIMEO")?;
         socket.set_linger(0).context("setting ZMQ_LINGER")?;
+        prepare(&socket)?;
         let mut bound = Vec::new();
         for ep in endpoints {
             socket

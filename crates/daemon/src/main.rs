@@ -7,6 +7,7 @@
 //! ```
 
 mod config;
+mod curve;
 mod feed;
 mod http;
 mod intake;
@@ -76,6 +77,27 @@ struct Args {
     /// unfinished instead of running.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     unfinished_after: u64,
+
+    /// Require CURVE (authenticated encryption) on the intake, with this
+    /// server key file (`distlog keygen` writes one). Clients then need the
+    /// server's public key and a key pair of their own in --curve-allow.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "DISTLOGD_CURVE_KEY",
+        requires = "curve_allow"
+    )]
+    curve_key: Option<PathBuf>,
+
+    /// With --curve-key: the client public keys to admit, one per line
+    /// (`#` lines are comments). Read again whenever the file changes.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "DISTLOGD_CURVE_ALLOW",
+        requires = "curve_key"
+    )]
+    curve_allow: Option<PathBuf>,
 
     /// Log filter for the daemon's own messages (e.g. info, debug).
     #[arg(
@@ -162,8 +184,34 @@ fn run(args: Args) -> Result<()> {
     let switch = Arc::new(Switch::new(Pipeline::start(plan, None, &threads)?));
     let stats = Arc::new(stats::Stats::default());
     let ctx = zmq::Context::new();
-    let (intake, bound) =
-        intake::Intake::bind(&ctx, &listen, limits, stats.clone(), switch.clone())?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let curve = match (&args.curve_key, &args.curve_allow) {
+        (Some(key), Some(allow)) => Some(curve::CurveConfig::load(key, allow)?),
+        _ => None,
+    };
+    let mut curve_threads = Vec::new();
+    if let Some(c) = &curve {
+        curve_threads.push(curve::start_zap(&ctx, c.allow.clone(), stop.clone())?);
+    }
+    let (intake, bound) = intake::Intake::bind(
+        &ctx,
+        &listen,
+        limits,
+        stats.clone(),
+        switch.clone(),
+        |socket| {
+            if let Some(c) = &curve {
+                c.apply(socket)?;
+                curve_threads.push(curve::start_monitor(
+                    &ctx,
+                    socket,
+                    stats.refused.clone(),
+                    stop.clone(),
+                )?);
+            }
+            Ok(())
+        },
+    )?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -175,7 +223,6 @@ fn run(args: Args) -> Result<()> {
         .with_context(|| format!("binding the HTTP API to {http}"))?;
     let http_addr = listener.local_addr().context("reading the HTTP address")?;
 
-    let stop = Arc::new(AtomicBool::new(false));
     let intake_stop = stop.clone();
     let intake_thread = std::thread::Builder::new()
         .name("intake".into())
@@ -204,6 +251,7 @@ fn run(args: Args) -> Result<()> {
         intake = %bound.join(","),
         http = %http_addr,
         store = %store,
+        curve = curve.is_some(),
         "distlogd ready"
     );
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
@@ -228,6 +276,9 @@ fn run(args: Args) -> Result<()> {
     tracing::info!("stopping: draining intake and flushing sinks");
     stop.store(true, Relaxed);
     let _ = intake_thread.join();
+    for t in curve_threads {
+        let _ = t.join();
+    }
     // Dropping the last pipeline closes every sink's queue; each drains it.
     switch.replace(Pipeline::empty());
     threads.join_all();

@@ -1,11 +1,13 @@
 //! Counters the daemon keeps, served at `/api/stats`.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use distlog_proto::DecodeError;
 use serde_json::{json, Value};
+
+use crate::curve::Refused;
 
 /// How often one rejection reason may be logged; the rest are counted.
 const REJECT_LOG_INTERVAL: Duration = Duration::from_secs(1);
@@ -18,6 +20,8 @@ pub struct Stats {
     pub key_errors: AtomicU64,
     /// Heartbeats from clients with open scopes (not records).
     pub heartbeats: AtomicU64,
+    /// Connections the intake refused at the handshake (CURVE).
+    pub refused: Arc<Refused>,
     last_reject_log: Mutex<[Option<Instant>; DecodeError::REASONS.len()]>,
     suppressed: [AtomicU64; DecodeError::REASONS.len()],
 }
@@ -31,6 +35,7 @@ impl Default for Stats {
             rejected: Default::default(),
             key_errors: AtomicU64::new(0),
             heartbeats: AtomicU64::new(0),
+            refused: Arc::default(),
             last_reject_log: Mutex::new([None; DecodeError::REASONS.len()]),
             suppressed: Default::default(),
         }
@@ -82,6 +87,7 @@ impl Stats {
             "rejected": rejected,
             "key_errors": self.key_errors.load(Relaxed),
             "heartbeats": self.heartbeats.load(Relaxed),
+            "refused": self.refused.to_json(),
         })
     }
 }

@@ -118,6 +118,9 @@ impl KeyPair {
                 path: format!("{what}, line {}", n + 1),
                 why,
             };
+            if decode_key(line, what).is_ok() {
+                break; // a .pub file (`=` is a Z85 character too): said below
+            }
             let Some((name, value)) = line.split_once('=') else {
                 return Err(bad("expected `public-key = …` or `secret-key = …`".into()));
             };
@@ -180,10 +183,16 @@ impl KeyPair {
 /// `.pub` or `.key` file holding it.
 pub fn read_public(key_or_path: &str) -> Result<[u8; 32], KeyError> {
     let given = key_or_path.trim();
-    if given.len() == Z85_LEN && !Path::new(given).exists() {
-        return decode_key(given, "the key given");
-    }
     let path = Path::new(given);
+    if !path.exists() {
+        if given.len() == Z85_LEN {
+            return decode_key(given, "the key given");
+        }
+        return Err(KeyError::BadKey {
+            what: format!("{given:?}"),
+            why: "neither a key nor a file",
+        });
+    }
     let text = read_text(path)?;
     let what = path.display().to_string();
     if text.contains("public-key") {

@@ -7,6 +7,7 @@ from typing import Any, Optional, Union
 
 import zmq
 
+from ._curve import load_curve
 from ._formatters import JSONFormatter, PickleFormatter, record_body
 from ._sender import Sender
 
@@ -36,6 +37,13 @@ class ZmqHandler(logging.Handler):
     heartbeat (topic `<system>HJ`) every `heartbeat_interval` seconds, so
     distlogd can tell a long task from a dead process; 0 or None turns
     heartbeats off.
+
+    For a distlogd that requires CURVE (`--curve-key`), give
+    `curve_server_key` (the server's public key: its 40 Z85 characters or
+    the path of its `.pub` file) and `curve_key` (the path of this
+    program's own `.key` file, from `distlog keygen`, whose public key is
+    in the daemon's allow-list). Records are then encrypted and the daemon
+    knows who sent them; a bad key or file raises ValueError here.
     """
 
     def __init__(
@@ -50,8 +58,17 @@ class ZmqHandler(logging.Handler):
         max_wait: float = 1.0,
         heartbeat_interval: Optional[float] = 5.0,
         level: int = logging.NOTSET,
+        curve_server_key: Optional[str] = None,
+        curve_key: Optional[str] = None,
     ) -> None:
         super().__init__(level)
+        if (curve_server_key is None) != (curve_key is None):
+            raise ValueError("curve_server_key and curve_key go together: give both for CURVE, or neither")
+        if curve_server_key is not None and isinstance(endpoint, zmq.Socket):
+            raise ValueError(
+                "CURVE keys apply to a socket the handler makes; set them on your own socket instead"
+            )
+        curve = load_curve(curve_server_key, curve_key) if curve_server_key and curve_key else None
         if system not in ("T", "S", "P"):
             raise ValueError(f"system must be 'T' (test), 'S' (staging) or 'P' (production), not {system!r}")
         if not isinstance(endpoint, (str, zmq.Socket)):
@@ -75,7 +92,7 @@ class ZmqHandler(logging.Handler):
         self._prefix = system.encode() + b"L"
         heartbeat = float(heartbeat_interval) if heartbeat_interval else None
         self._sender = Sender(
-            endpoint, context, system.encode(), queue_size, linger, hwm, max_wait, heartbeat
+            endpoint, context, system.encode(), queue_size, linger, hwm, max_wait, heartbeat, curve
         )
         self.formatter: Formatter = JSONFormatter()
 
@@ -107,6 +124,10 @@ class ZmqHandler(logging.Handler):
         """Sends what is queued, waiting at most `linger` seconds (the
         handler's own setting by default), then closes the socket."""
         try:
-            self._sender.close(linger)
+            # A handler whose constructor raised (bad arguments) has no
+            # sender, but logging still closes it at exit.
+            sender = getattr(self, "_sender", None)
+            if sender is not None:
+                sender.close(linger)
         finally:
             super().close()

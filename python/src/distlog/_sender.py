@@ -18,6 +18,7 @@ from typing import Any, Callable, Deque, Optional, Tuple
 import zmq
 
 from . import _scope
+from ._curve import CurveKeys
 from ._formatters import HOSTNAME
 
 _SENDERS: weakref.WeakSet[Sender] = weakref.WeakSet()
@@ -37,8 +38,10 @@ class Sender:
         hwm: int,
         max_wait: float = 1.0,
         heartbeat: Optional[float] = None,
+        curve: Optional[CurveKeys] = None,
     ) -> None:
         self._endpoint = endpoint
+        self._curve = curve
         self._own_context: Optional[zmq.Context[Any]] = None
         # Read here, on the thread that owns a user's socket now: after a
         # fork the child connects its own socket there and never touches
@@ -133,6 +136,8 @@ class Sender:
         # wait in our own bounded queue, where drops are counted, instead of
         # in libzmq's pipe to a peer that may never answer.
         sock.setsockopt(zmq.IMMEDIATE, 1)
+        if self._curve is not None:
+            self._curve.apply(sock)
         sock.connect(self._endpoint)
         return sock
 

@@ -1,0 +1,209 @@
+"""CURVE on the intake, end to end: keys from `distlog keygen`, a distlogd
+that requires them, real Python programs with right, wrong and no keys."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from conftest import BIN_DIR, PATIENCE, Daemon
+
+RUST_EXAMPLE = BIN_DIR / "examples" / "tutorial"
+
+# Logs three records in a task, then closes the handler (waiting up to its
+# linger for delivery). argv: endpoint, marker, [server key, own key file].
+PROGRAM = """
+import logging, sys
+import distlog
+
+endpoint, marker = sys.argv[1], sys.argv[2]
+keys = dict(curve_server_key=sys.argv[3], curve_key=sys.argv[4]) if len(sys.argv) > 3 else {}
+handler = distlog.ZmqHandler(endpoint, linger=0.5, **keys)
+handler.setFormatter(distlog.JSONFormatter())
+logging.getLogger().addHandler(handler)
+logging.getLogger().setLevel(logging.INFO)
+with distlog.task(marker):
+    logging.info("hello from %s", marker)
+handler.close()
+"""
+
+
+def keygen(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    subprocess.run(
+        [str(BIN_DIR / "distlog"), "keygen", name, "--dir", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        timeout=PATIENCE,
+    )
+    return tmp_path / f"{name}.key", tmp_path / f"{name}.pub"
+
+
+def send(tmp_path: Path, d: Daemon, marker: str, server: Optional[Path], key: Optional[Path]) -> None:
+    script = tmp_path / "program.py"
+    script.write_text(PROGRAM)
+    args = [str(server), str(key)] if server and key else []
+    subprocess.run(
+        [sys.executable, str(script), d.intake, marker, *args],
+        check=True,
+        capture_output=True,
+        timeout=PATIENCE,
+    )
+
+
+def markers(d: Daemon) -> set[str]:
+    return {t["message"] for t in d.cli_json("tasks", "-n", "100")["tasks"]}
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> dict[str, Path]:
+    server_key, server_pub = keygen(tmp_path, "server")
+    client_key, client_pub = keygen(tmp_path, "client")
+    stranger_key, stranger_pub = keygen(tmp_path, "stranger")
+    allow = tmp_path / "clients.allow"
+    allow.write_text(f"# who may send\n{client_pub.read_text().strip()} billing\n")
+    return dict(
+        server_key=server_key,
+        server_pub=server_pub,
+        client_key=client_key,
+        client_pub=client_pub,
+        stranger_key=stranger_key,
+        stranger_pub=stranger_pub,
+        allow=allow,
+    )
+
+
+def test_only_clients_with_an_allowed_key_and_the_right_server_key_are_stored(
+    tmp_path: Path, keys: dict[str, Path]
+) -> None:
+    d = Daemon(
+        tmp_path / "store", "--curve-key", str(keys["server_key"]), "--curve-allow", str(keys["allow"])
+    )
+    try:
+        send(tmp_path, d, "allowed", keys["server_pub"], keys["client_key"])
+        d.wait_stored(3)
+
+        send(tmp_path, d, "stranger", keys["server_pub"], keys["stranger_key"])
+        d.wait_for("a refused key", lambda s: s["refused"]["key_not_allowed"] >= 1)
+
+        send(tmp_path, d, "wrong-server", keys["stranger_pub"], keys["client_key"])
+        d.wait_for("a wrong server key", lambda s: s["refused"]["wrong_server_key"] >= 1)
+
+        send(tmp_path, d, "plain", None, None)
+        stats = d.wait_for("a client without CURVE", lambda s: s["refused"]["no_curve"] >= 1)
+
+        # The Rust client: the tutorial in Rust, seven records, with keys.
+        subprocess.run(
+            [
+                str(RUST_EXAMPLE),
+                "--endpoint",
+                d.intake,
+                "--curve",
+                str(keys["server_pub"]),
+                str(keys["client_key"]),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=PATIENCE,
+        )
+        stats = d.wait_stored(10)
+        rust = subprocess.run(
+            [
+                str(RUST_EXAMPLE),
+                "--endpoint",
+                d.intake,
+                "--curve",
+                str(keys["server_pub"]),
+                str(keys["stranger_key"]),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=PATIENCE,
+        )
+        assert rust.returncode == 0
+        d.wait_for(
+            "the Rust stranger refused",
+            lambda s: s["refused"]["key_not_allowed"] >= stats["refused"]["key_not_allowed"] + 1,
+        )
+
+        assert markers(d) == {"allowed", "toplevel"}
+        stats = d.cli_json("stats")
+        assert stats["received"] == stats["store"]["stored"] == 10
+        assert stats["refused"]["total"] >= 3
+
+        # The allow-list is read again when it changes: no restart.
+        with keys["allow"].open("a") as f:
+            f.write(keys["stranger_pub"].read_text())
+        send(tmp_path, d, "stranger-now-allowed", keys["server_pub"], keys["stranger_key"])
+        d.wait_for("the newly allowed key", lambda s: s["store"]["stored"] >= 13)
+        assert markers(d) == {"allowed", "toplevel", "stranger-now-allowed"}
+    finally:
+        d.stop()
+
+
+def test_a_daemon_without_curve_still_takes_plain_clients(tmp_path: Path) -> None:
+    d = Daemon(tmp_path / "store")
+    try:
+        send(tmp_path, d, "plain", None, None)
+        stats = d.wait_stored(3)
+        assert stats["refused"]["total"] == 0
+    finally:
+        d.stop()
+
+
+def test_bad_keys_and_files_are_clear_errors(tmp_path: Path, keys: dict[str, Path]) -> None:
+    run = [str(BIN_DIR / "distlogd"), "--listen", "tcp://127.0.0.1:*", "--http", "127.0.0.1:0"]
+    store = ["--store", str(tmp_path / "s")]
+    missing = subprocess.run(
+        [*run, *store, "--curve-key", str(keys["server_key"]), "--curve-allow", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        timeout=PATIENCE,
+    )
+    assert missing.returncode != 0
+    assert "curve-allow" in missing.stderr and "nope" in missing.stderr
+    public_only = subprocess.run(
+        [*run, *store, "--curve-key", str(keys["server_pub"]), "--curve-allow", str(keys["allow"])],
+        capture_output=True,
+        text=True,
+        timeout=PATIENCE,
+    )
+    assert public_only.returncode != 0 and "secret-key" in public_only.stderr
+    alone = subprocess.run(
+        [*run, *store, "--curve-key", str(keys["server_key"])],
+        capture_output=True,
+        text=True,
+        timeout=PATIENCE,
+    )
+    assert alone.returncode != 0 and "--curve-allow" in alone.stderr
+
+    import distlog
+
+    with pytest.raises(ValueError, match="go together"):
+        distlog.ZmqHandler("tcp://127.0.0.1:1", curve_server_key=str(keys["server_pub"]))
+    with pytest.raises(ValueError, match="neither a CURVE key"):
+        distlog.ZmqHandler("tcp://127.0.0.1:1", curve_server_key="short", curve_key=str(keys["client_key"]))
+    with pytest.raises(ValueError, match="needs both"):
+        distlog.ZmqHandler(
+            "tcp://127.0.0.1:1", curve_server_key=str(keys["server_pub"]), curve_key=str(keys["client_pub"])
+        )
+
+
+def test_a_handler_refused_for_bad_keys_leaves_nothing_behind_at_exit(tmp_path: Path) -> None:
+    # logging closes every handler it saw at exit, also one whose
+    # constructor raised; that must not print a traceback.
+    source = (
+        "import distlog\n"
+        "try:\n"
+        "    distlog.ZmqHandler('tcp://127.0.0.1:1', curve_server_key='x' * 40 + 'y', curve_key='k')\n"
+        "except ValueError as e:\n"
+        "    print('refused:', e)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", source], capture_output=True, text=True, timeout=PATIENCE, check=True
+    )
+    assert "refused:" in done.stdout
+    assert "Traceback" not in done.stderr, done.stderr
