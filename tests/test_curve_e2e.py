@@ -54,6 +54,15 @@ def send(tmp_path: Path, d: Daemon, marker: str, server: Optional[Path], key: Op
     )
 
 
+def send_rust(d: Daemon, server: Path, key: Path) -> None:
+    subprocess.run(
+        [str(RUST_EXAMPLE), "--endpoint", d.intake, "--curve", str(server), str(key)],
+        check=True,
+        capture_output=True,
+        timeout=PATIENCE,
+    )
+
+
 def markers(d: Daemon) -> set[str]:
     return {t["message"] for t in d.cli_json("tasks", "-n", "100")["tasks"]}
 
@@ -96,34 +105,9 @@ def test_only_clients_with_an_allowed_key_and_the_right_server_key_are_stored(
         stats = d.wait_for("a client without CURVE", lambda s: s["refused"]["no_curve"] >= 1)
 
         # The Rust client: the tutorial in Rust, seven records, with keys.
-        subprocess.run(
-            [
-                str(RUST_EXAMPLE),
-                "--endpoint",
-                d.intake,
-                "--curve",
-                str(keys["server_pub"]),
-                str(keys["client_key"]),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=PATIENCE,
-        )
+        send_rust(d, keys["server_pub"], keys["client_key"])
         stats = d.wait_stored(10)
-        rust = subprocess.run(
-            [
-                str(RUST_EXAMPLE),
-                "--endpoint",
-                d.intake,
-                "--curve",
-                str(keys["server_pub"]),
-                str(keys["stranger_key"]),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=PATIENCE,
-        )
-        assert rust.returncode == 0
+        send_rust(d, keys["server_pub"], keys["stranger_key"])
         d.wait_for(
             "the Rust stranger refused",
             lambda s: s["refused"]["key_not_allowed"] >= stats["refused"]["key_not_allowed"] + 1,
