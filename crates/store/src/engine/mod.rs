@@ -26,7 +26,7 @@ use crate::memtable::MemTable;
 use crate::segment::{Segment, SegmentInfo};
 use crate::{Reader, StoreError};
 
-pub(crate) use open::open_dir;
+pub(crate) use open::{open_dir, CATALOG};
 pub use open::StoreKind;
 
 /// How the store runs; every field has a sane default.
