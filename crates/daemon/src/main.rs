@@ -10,6 +10,7 @@ mod config;
 mod feed;
 mod http;
 mod intake;
+mod levels;
 mod pipeline;
 mod scan;
 mod sinks;
@@ -45,6 +46,12 @@ struct Args {
     /// [default: the config file's `listen`, else tcp://*:5010]
     #[arg(long = "listen", value_name = "ENDPOINT")]
     listen: Vec<String>,
+
+    /// ZeroMQ PUB endpoint to bind for publishing log levels to clients
+    /// (`distlog level`). [default: the config file's `control`, else
+    /// tcp://*:5011]
+    #[arg(long, value_name = "ENDPOINT")]
+    control: Option<String>,
 
     /// The embedded store (a directory) of store sinks that name no `path`
     /// (and of the default configuration). Created if missing; kept across
@@ -157,6 +164,11 @@ fn run(args: Args) -> Result<()> {
         (None, None) => SocketAddr::from(([127, 0, 0, 1], 5080)),
     };
     let unfinished_after = Duration::from_secs(args.unfinished_after);
+    let control = args
+        .control
+        .clone()
+        .or(plan.control.take())
+        .unwrap_or_else(|| "tcp://*:5011".to_owned());
 
     let threads = Threads::default();
     let switch = Arc::new(Switch::new(Pipeline::start(plan, None, &threads)?));
@@ -176,6 +188,8 @@ fn run(args: Args) -> Result<()> {
     let http_addr = listener.local_addr().context("reading the HTTP address")?;
 
     let stop = Arc::new(AtomicBool::new(false));
+    let levels = levels::Levels::load(switch.clone());
+    let (control_bound, levels_thread) = levels.start(&ctx, &control, stop.clone())?;
     let intake_stop = stop.clone();
     let intake_thread = std::thread::Builder::new()
         .name("intake".into())
@@ -203,6 +217,7 @@ fn run(args: Args) -> Result<()> {
     tracing::info!(
         intake = %bound.join(","),
         http = %http_addr,
+        control = %control_bound,
         store = %store,
         "distlogd ready"
     );
@@ -220,7 +235,7 @@ fn run(args: Args) -> Result<()> {
             wait_for_signal().await;
             let _ = shutdown_tx.send(true);
         };
-        axum::serve(listener, api.router())
+        axum::serve(listener, api.router().layer(axum::Extension(levels)))
             .with_graceful_shutdown(shutdown)
             .await
     })?;
@@ -228,6 +243,7 @@ fn run(args: Args) -> Result<()> {
     tracing::info!("stopping: draining intake and flushing sinks");
     stop.store(true, Relaxed);
     let _ = intake_thread.join();
+    let _ = levels_thread.join();
     // Dropping the last pipeline closes every sink's queue; each drains it.
     switch.replace(Pipeline::empty());
     threads.join_all();
