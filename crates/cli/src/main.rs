@@ -12,6 +12,7 @@
 mod client;
 mod exc;
 mod ids;
+mod level;
 mod render;
 mod tail;
 mod timefmt;
@@ -152,6 +153,11 @@ enum Command {
     },
     /// The daemon's counters: received, decoded, rejected by reason, stored.
     Stats,
+    /// Log levels pushed to running programs: list, set, clear.
+    Level {
+        #[command(subcommand)]
+        action: level::Action,
+    },
 }
 
 pub(crate) fn now() -> f64 {
@@ -310,6 +316,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             tail::run(&client, &mut out, cli.json, paint, opts)?
         }
+        Command::Level { action } => level::run(&client, &mut out, cli.json, action)?,
         Command::Stats => {
             let answer = client.get("/api/stats", &[])?;
             if cli.json {

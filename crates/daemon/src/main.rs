@@ -164,11 +164,7 @@ fn run(args: Args) -> Result<()> {
         (None, None) => SocketAddr::from(([127, 0, 0, 1], 5080)),
     };
     let unfinished_after = Duration::from_secs(args.unfinished_after);
-    let control = args
-        .control
-        .clone()
-        .or(plan.control.take())
-        .unwrap_or_else(|| "tcp://*:5011".to_owned());
+    let control = args.control.clone().or(plan.control.take());
 
     let threads = Threads::default();
     let switch = Arc::new(Switch::new(Pipeline::start(plan, None, &threads)?));
@@ -189,7 +185,22 @@ fn run(args: Args) -> Result<()> {
 
     let stop = Arc::new(AtomicBool::new(false));
     let levels = levels::Levels::load(switch.clone());
-    let (control_bound, levels_thread) = levels.start(&ctx, &control, stop.clone())?;
+    // The default endpoint may be taken (another daemon on this host): the
+    // daemon then runs without publishing levels, and says so. An endpoint
+    // asked for must bind.
+    let (control_bound, levels_thread) = match &control {
+        Some(endpoint) => {
+            let (b, t) = levels.start(&ctx, endpoint, stop.clone())?;
+            (b, Some(t))
+        }
+        None => match levels.start(&ctx, levels::DEFAULT_CONTROL, stop.clone()) {
+            Ok((b, t)) => (b, Some(t)),
+            Err(e) => {
+                tracing::warn!("log levels are not published: {e:#}");
+                ("none".to_owned(), None)
+            }
+        },
+    };
     let intake_stop = stop.clone();
     let intake_thread = std::thread::Builder::new()
         .name("intake".into())
@@ -243,7 +254,9 @@ fn run(args: Args) -> Result<()> {
     tracing::info!("stopping: draining intake and flushing sinks");
     stop.store(true, Relaxed);
     let _ = intake_thread.join();
-    let _ = levels_thread.join();
+    if let Some(t) = levels_thread {
+        let _ = t.join();
+    }
     // Dropping the last pipeline closes every sink's queue; each drains it.
     switch.replace(Pipeline::empty());
     threads.join_all();

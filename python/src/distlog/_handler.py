@@ -8,6 +8,7 @@ from typing import Any, Optional, Union
 import zmq
 
 from ._formatters import JSONFormatter, PickleFormatter, record_body
+from ._levels import Control, control_endpoint
 from ._sender import Sender
 
 __all__ = ["ZmqHandler"]
@@ -36,6 +37,12 @@ class ZmqHandler(logging.Handler):
     heartbeat (topic `<system>HJ`) every `heartbeat_interval` seconds, so
     distlogd can tell a long task from a dead process; 0 or None turns
     heartbeats off.
+
+    `control` is distlogd's control endpoint, where it publishes the log
+    levels set with `distlog level` (docs/protocol.md). By default it is
+    $DISTLOG_CONTROL, else the intake endpoint's port + 1 (5011 beside
+    5010); False turns it off. A background thread subscribes; until a
+    setting arrives logging runs exactly as configured.
     """
 
     def __init__(
@@ -50,6 +57,7 @@ class ZmqHandler(logging.Handler):
         max_wait: float = 1.0,
         heartbeat_interval: Optional[float] = 5.0,
         level: int = logging.NOTSET,
+        control: Union[str, bool, None] = "auto",
     ) -> None:
         super().__init__(level)
         if system not in ("T", "S", "P"):
@@ -78,6 +86,8 @@ class ZmqHandler(logging.Handler):
             endpoint, context, system.encode(), queue_size, linger, hwm, max_wait, heartbeat
         )
         self.formatter: Formatter = JSONFormatter()
+        where = control_endpoint(endpoint, control)
+        self._control = Control(where, system) if where else None
 
     def setFormatter(self, fmt: Optional[logging.Formatter]) -> None:
         if fmt is None:
@@ -107,6 +117,8 @@ class ZmqHandler(logging.Handler):
         """Sends what is queued, waiting at most `linger` seconds (the
         handler's own setting by default), then closes the socket."""
         try:
+            if self._control is not None:
+                self._control.close()
             self._sender.close(linger)
         finally:
             super().close()

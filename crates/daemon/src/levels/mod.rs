@@ -24,6 +24,8 @@ use serde_json::{json, Value};
 use crate::pipeline::Switch;
 use crate::storage::now;
 
+/// Where levels are published unless configured otherwise.
+pub const DEFAULT_CONTROL: &str = "tcp://*:5011";
 /// How often the snapshot goes out when nothing changes.
 pub const REPUBLISH: Duration = Duration::from_secs(1);
 /// Clients drop settings not heard again within this many seconds (the

@@ -14,7 +14,8 @@ impl Store {
     /// Every setting of `kind`, as (id, JSON value), by id.
     pub fn settings(&self, kind: &str) -> Result<Vec<(String, String)>, StoreError> {
         let conn = connect(&catalog_path(self.path()))?;
-        let mut stmt = conn.prepare("SELECT id, value FROM settings WHERE kind = ?1 ORDER BY id")?;
+        let mut stmt =
+            conn.prepare("SELECT id, value FROM settings WHERE kind = ?1 ORDER BY id")?;
         let rows = stmt
             .query_map([kind], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<Vec<_>, _>>()?;
