@@ -205,3 +205,30 @@ def test_a_task_set_to_debug_is_debug_in_every_process_that_joins_it(daemon: Dae
             if p is not None:
                 p.kill()
                 p.wait()
+
+
+def test_a_rust_program_follows_set_and_clear(daemon: Daemon) -> None:
+    subprocess.run(
+        ["cargo", "build", "-q", "-p", "distlog", "--example", "levels_demo"],
+        cwd=ROOT,
+        check=True,
+        timeout=PATIENCE * 10,
+    )
+    program = subprocess.Popen(
+        [str(ROOT / "target" / "debug" / "examples" / "levels_demo"), daemon.intake, daemon.control]
+    )
+    try:
+        wait_tick(daemon, "rustinfo", lambda n, m: n >= 5)
+        assert ticks(daemon, "rustdebug") == []
+        daemon.cli("level", "set", "--logger", "app", "DEBUG")
+        wait_tick(daemon, "rustdebug", lambda n, m: True)
+        assert ticks(daemon, "rustother") == []
+        cleared_at = max(n for n, _ in ticks(daemon, "rustinfo"))
+        daemon.cli("level", "clear", "--logger", "app")
+        info = wait_tick(daemon, "rustinfo", lambda n, m: n > cleared_at and m.endswith("rules=0"))
+        quiet_from = min(n for n, m in info if n > cleared_at and m.endswith("rules=0"))
+        wait_tick(daemon, "rustinfo", lambda n, m: n >= quiet_from + 10)
+        assert [n for n, _ in ticks(daemon, "rustdebug") if n >= quiet_from] == []
+    finally:
+        program.kill()
+        program.wait()

@@ -28,12 +28,18 @@ pub struct Config {
     /// While a scope is open, how often the sender tells distlogd the
     /// process is alive (a `<system>HJ` message); zero: never.
     pub heartbeat_interval: Duration,
+    /// distlogd's control endpoint, where `distlog level` settings are
+    /// published (docs/protocol.md); `None`: none. By default
+    /// `DISTLOG_CONTROL`, else the endpoint's port + 1.
+    pub control: Option<String>,
 }
 
 impl Config {
     pub fn new(endpoint: impl Into<String>) -> Config {
+        let endpoint = endpoint.into();
         Config {
-            endpoint: endpoint.into(),
+            control: crate::levels::default_control(&endpoint),
+            endpoint,
             system: 'P',
             queue_size: 10_000,
             linger: Duration::from_secs(1),
@@ -116,12 +122,16 @@ pub fn init(config: Config) -> Result<FlushGuard, Error> {
         *c = Some(config.clone());
     }
     let topic = [config.system as u8, b'L', b'J'];
+    let hostname = gethostname::gethostname().to_string_lossy().into_owned();
+    if let Some(control) = config.control.clone() {
+        crate::levels::start(ctx.clone(), control, config.system, hostname.clone());
+    }
     let worker = Worker {
         socket,
         _ctx: ctx,
         topic,
         shared: shared.clone(),
-        hostname: gethostname::gethostname().to_string_lossy().into_owned(),
+        hostname,
         process_name: std::env::current_exe()
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
