@@ -232,3 +232,20 @@ def test_a_rust_program_follows_set_and_clear(daemon: Daemon) -> None:
     finally:
         program.kill()
         program.wait()
+
+
+def test_a_setting_for_a_while_lapses(daemon: Daemon, tmp_path: Path) -> None:
+    program = start_program(daemon, tmp_path)
+    try:
+        daemon.cli("level", "set", "--logger", "app", "DEBUG", "--for", "1s")
+        # The program applied it (or it lapsed first); either way it ends.
+        deadline = time.monotonic() + PATIENCE
+        while daemon.cli_json("level", "list")["levels"]:
+            assert time.monotonic() < deadline, "the setting never lapsed"
+            time.sleep(0.1)
+        after = max(n for n, _ in ticks(daemon, "infotick"))
+        info = wait_tick(daemon, "infotick", lambda n, m: n > after and m.endswith("rules=0"))
+        assert info
+    finally:
+        program.kill()
+        program.wait()
