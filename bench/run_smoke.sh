@@ -57,6 +57,9 @@ run crash "$PYTHON" bench/crash/run.py --smoke
 if [ -f bench/client/python_client.py ]; then
   run python-client "$PYTHON" bench/client/python_client.py --smoke
 fi
+if [ -f bench/client/levels.py ]; then
+  run levels "$PYTHON" bench/client/levels.py --smoke
+fi
 run tight-loop "$PYTHON" bench/client/tight_loop.py --smoke
 # The web UI in headless Chromium (scripts/test.sh installs it).
 if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then

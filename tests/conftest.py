@@ -31,6 +31,8 @@ class Daemon:
                 "tcp://127.0.0.1:*",
                 "--http",
                 "127.0.0.1:0",
+                "--control",
+                "tcp://127.0.0.1:*",
                 "--store",
                 str(store),
                 *extra,
@@ -47,6 +49,7 @@ class Daemon:
             if "distlogd ready" in line:
                 self.intake = _field(line, "intake").replace("0.0.0.0", "127.0.0.1")
                 self.server = "http://" + _field(line, "http")
+                self.control = _field(line, "control")
                 return
 
     def _read(self) -> None:

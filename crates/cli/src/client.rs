@@ -81,6 +81,46 @@ impl Client {
         Ok(body)
     }
 
+    /// Sends `method` (POST, DELETE) to `path` with `query` pairs and an
+    /// optional JSON body; the answer as [`Client::get`] gives it.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Value> {
+        let mut url = format!("{}{}", self.base, path);
+        let pairs: Vec<String> = query
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    path_escape(v).replace('/', "%2F").replace('@', "%40")
+                )
+            })
+            .collect();
+        if !pairs.is_empty() {
+            url = format!("{url}?{}", pairs.join("&"));
+        }
+        let call = match (method, body) {
+            ("POST", Some(b)) => self.agent.post(&url).send_json(b),
+            ("POST", None) => self.agent.post(&url).send_empty(),
+            _ => self.agent.delete(&url).call(),
+        };
+        let mut resp = call.map_err(|e| self.unreachable(e))?;
+        let status = resp.status();
+        let body: Value = resp
+            .body_mut()
+            .read_json()
+            .with_context(|| format!("the answer of {url} is not JSON"))?;
+        if !status.is_success() {
+            return Err(ApiError::from_answer(status.as_u16(), &body).into());
+        }
+        Ok(body)
+    }
+
     /// Opens a streaming GET (no overall timeout). `None` when the daemon
     /// answers 404: it has no such stream.
     pub fn stream(

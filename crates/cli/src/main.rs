@@ -12,6 +12,7 @@
 mod client;
 mod exc;
 mod ids;
+mod level;
 mod render;
 mod tail;
 mod timefmt;
@@ -167,6 +168,11 @@ enum Command {
         /// Replace existing files of that name.
         #[arg(long)]
         force: bool,
+    },
+    /// Log levels pushed to running programs: list, set, clear.
+    Level {
+        #[command(subcommand)]
+        action: level::Action,
     },
 }
 
@@ -327,6 +333,7 @@ fn run(cli: Cli) -> Result<()> {
             tail::run(&client, &mut out, cli.json, paint, opts)?
         }
         Command::Keygen { name, dir, force } => keygen(&name, &dir, force, cli.json)?,
+        Command::Level { action } => level::run(&client, &mut out, cli.json, action)?,
         Command::Stats => {
             let answer = client.get("/api/stats", &[])?;
             if cli.json {

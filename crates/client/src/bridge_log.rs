@@ -15,12 +15,18 @@ impl LogBridge {
     pub fn install(max: log::LevelFilter) -> Result<(), log::SetLoggerError> {
         log::set_boxed_logger(Box::new(LogBridge { max }))?;
         log::set_max_level(max);
+        crate::levels::note_bridge_max(max);
         Ok(())
     }
 }
 
 impl log::Log for LogBridge {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        // A level pushed by distlogd (`distlog level`) replaces the
+        // installed one for the loggers and tasks it names.
+        if let Some(pushed) = crate::levels::threshold(metadata.target()) {
+            return number(metadata.level()) >= pushed;
+        }
         metadata.level() <= self.max
     }
 
@@ -56,4 +62,14 @@ impl log::Log for LogBridge {
     }
 
     fn flush(&self) {}
+}
+
+fn number(level: log::Level) -> i64 {
+    match level {
+        log::Level::Error => 40,
+        log::Level::Warn => 30,
+        log::Level::Info => 20,
+        log::Level::Debug => 10,
+        log::Level::Trace => 5,
+    }
 }

@@ -31,6 +31,10 @@ pub struct Config {
     /// CURVE keys, for a distlogd started with `--curve-key`; see
     /// [`Config::curve`].
     pub curve: Option<Curve>,
+    /// distlogd's control endpoint, where `distlog level` settings are
+    /// published (docs/protocol.md); `None`: none. By default
+    /// `DISTLOG_CONTROL`, else the endpoint's port + 1.
+    pub control: Option<String>,
 }
 
 /// The server's public key and this program's own key pair.
@@ -40,10 +44,21 @@ pub struct Curve {
     pub pair: distlog_keys::KeyPair,
 }
 
+impl Curve {
+    /// Makes `socket` a CURVE client of the daemon.
+    pub(crate) fn apply(&self, socket: &zmq::Socket) -> Result<(), zmq::Error> {
+        socket.set_curve_serverkey(&self.server_public)?;
+        socket.set_curve_publickey(&self.pair.public)?;
+        socket.set_curve_secretkey(&self.pair.secret)
+    }
+}
+
 impl Config {
     pub fn new(endpoint: impl Into<String>) -> Config {
+        let endpoint = endpoint.into();
         Config {
-            endpoint: endpoint.into(),
+            control: crate::levels::default_control(&endpoint),
+            endpoint,
             system: 'P',
             queue_size: 10_000,
             linger: Duration::from_secs(1),
@@ -123,9 +138,7 @@ pub fn init(config: Config) -> Result<FlushGuard, Error> {
     socket.set_immediate(true)?;
     socket.set_linger(0)?;
     if let Some(c) = &config.curve {
-        socket.set_curve_serverkey(&c.server_public)?;
-        socket.set_curve_publickey(&c.pair.public)?;
-        socket.set_curve_secretkey(&c.pair.secret)?;
+        c.apply(&socket)?;
     }
     socket
         .connect(&config.endpoint)
@@ -147,12 +160,22 @@ pub fn init(config: Config) -> Result<FlushGuard, Error> {
         *c = Some(config.clone());
     }
     let topic = [config.system as u8, b'L', b'J'];
+    let hostname = gethostname::gethostname().to_string_lossy().into_owned();
+    if let Some(control) = config.control.clone() {
+        crate::levels::start(
+            ctx.clone(),
+            control,
+            config.system,
+            hostname.clone(),
+            config.curve.clone(),
+        );
+    }
     let worker = Worker {
         socket,
         _ctx: ctx,
         topic,
         shared: shared.clone(),
-        hostname: gethostname::gethostname().to_string_lossy().into_owned(),
+        hostname,
         process_name: std::env::current_exe()
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))

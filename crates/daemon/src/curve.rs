@@ -175,7 +175,7 @@ pub fn start_monitor(
                 let now = Instant::now();
                 if last_log[i].is_none_or(|t| now.duration_since(t) >= LOG_INTERVAL) {
                     last_log[i] = Some(now);
-                    tracing::warn!(endpoint = %peer, "refused a connection: {why}");
+                    tracing::warn!(endpoint = %peer, event, value = format!("{value:#x}"), "refused a connection: {why}");
                 }
             }
         })

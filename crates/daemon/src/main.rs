@@ -11,6 +11,7 @@ mod curve;
 mod feed;
 mod http;
 mod intake;
+mod levels;
 mod pipeline;
 mod scan;
 mod sinks;
@@ -46,6 +47,12 @@ struct Args {
     /// [default: the config file's `listen`, else tcp://*:5010]
     #[arg(long = "listen", value_name = "ENDPOINT")]
     listen: Vec<String>,
+
+    /// ZeroMQ PUB endpoint to bind for publishing log levels to clients
+    /// (`distlog level`). [default: the config file's `control`, else
+    /// tcp://*:5011]
+    #[arg(long, value_name = "ENDPOINT")]
+    control: Option<String>,
 
     /// The embedded store (a directory) of store sinks that name no `path`
     /// (and of the default configuration). Created if missing; kept across
@@ -179,6 +186,7 @@ fn run(args: Args) -> Result<()> {
         (None, None) => SocketAddr::from(([127, 0, 0, 1], 5080)),
     };
     let unfinished_after = Duration::from_secs(args.unfinished_after);
+    let control = args.control.clone().or(plan.control.take());
 
     let threads = Threads::default();
     let switch = Arc::new(Switch::new(Pipeline::start(plan, None, &threads)?));
@@ -223,6 +231,23 @@ fn run(args: Args) -> Result<()> {
         .with_context(|| format!("binding the HTTP API to {http}"))?;
     let http_addr = listener.local_addr().context("reading the HTTP address")?;
 
+    let levels = levels::Levels::load(switch.clone());
+    // The default endpoint may be taken (another daemon on this host): the
+    // daemon then runs without publishing levels, and says so. An endpoint
+    // asked for must bind.
+    let (control_bound, levels_thread) = match &control {
+        Some(endpoint) => {
+            let (b, t) = levels.start(&ctx, endpoint, stop.clone(), curve.as_ref())?;
+            (b, Some(t))
+        }
+        None => match levels.start(&ctx, levels::DEFAULT_CONTROL, stop.clone(), curve.as_ref()) {
+            Ok((b, t)) => (b, Some(t)),
+            Err(e) => {
+                tracing::warn!("log levels are not published: {e:#}");
+                ("none".to_owned(), None)
+            }
+        },
+    };
     let intake_stop = stop.clone();
     let intake_thread = std::thread::Builder::new()
         .name("intake".into())
@@ -250,6 +275,7 @@ fn run(args: Args) -> Result<()> {
     tracing::info!(
         intake = %bound.join(","),
         http = %http_addr,
+        control = %control_bound,
         store = %store,
         curve = curve.is_some(),
         "distlogd ready"
@@ -268,7 +294,7 @@ fn run(args: Args) -> Result<()> {
             wait_for_signal().await;
             let _ = shutdown_tx.send(true);
         };
-        axum::serve(listener, api.router())
+        axum::serve(listener, api.router().layer(axum::Extension(levels)))
             .with_graceful_shutdown(shutdown)
             .await
     })?;
@@ -277,6 +303,9 @@ fn run(args: Args) -> Result<()> {
     stop.store(true, Relaxed);
     let _ = intake_thread.join();
     for t in curve_threads {
+        let _ = t.join();
+    }
+    if let Some(t) = levels_thread {
         let _ = t.join();
     }
     // Dropping the last pipeline closes every sink's queue; each drains it.

@@ -9,6 +9,7 @@ import zmq
 
 from ._curve import load_curve
 from ._formatters import JSONFormatter, PickleFormatter, record_body
+from ._levels import Control, control_endpoint
 from ._sender import Sender
 
 __all__ = ["ZmqHandler"]
@@ -44,6 +45,12 @@ class ZmqHandler(logging.Handler):
     program's own `.key` file, from `distlog keygen`, whose public key is
     in the daemon's allow-list). Records are then encrypted and the daemon
     knows who sent them; a bad key or file raises ValueError here.
+
+    `control` is distlogd's control endpoint, where it publishes the log
+    levels set with `distlog level` (docs/protocol.md). By default it is
+    $DISTLOG_CONTROL, else the intake endpoint's port + 1 (5011 beside
+    5010); False turns it off. A background thread subscribes; until a
+    setting arrives logging runs exactly as configured.
     """
 
     def __init__(
@@ -60,6 +67,7 @@ class ZmqHandler(logging.Handler):
         level: int = logging.NOTSET,
         curve_server_key: Optional[str] = None,
         curve_key: Optional[str] = None,
+        control: Union[str, bool, None] = "auto",
     ) -> None:
         super().__init__(level)
         if (curve_server_key is None) != (curve_key is None):
@@ -95,6 +103,8 @@ class ZmqHandler(logging.Handler):
             endpoint, context, system.encode(), queue_size, linger, hwm, max_wait, heartbeat, curve
         )
         self.formatter: Formatter = JSONFormatter()
+        where = control_endpoint(endpoint, control)
+        self._control = Control(where, system, curve) if where else None
 
     def setFormatter(self, fmt: Optional[logging.Formatter]) -> None:
         if fmt is None:
@@ -126,6 +136,9 @@ class ZmqHandler(logging.Handler):
         try:
             # A handler whose constructor raised (bad arguments) has no
             # sender, but logging still closes it at exit.
+            control = getattr(self, "_control", None)
+            if control is not None:
+                control.close()
             sender = getattr(self, "_sender", None)
             if sender is not None:
                 sender.close(linger)

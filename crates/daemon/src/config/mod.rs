@@ -28,6 +28,10 @@ pub struct ConfigFile {
     /// HTTP API address; `--http` replaces it.
     #[serde(default)]
     pub http: Option<String>,
+    /// ZeroMQ PUB endpoint the log levels are published on; `--control`
+    /// replaces it. See docs/protocol.md.
+    #[serde(default)]
+    pub control: Option<String>,
     #[serde(default)]
     pub sinks: BTreeMap<String, Spanned<SinkConfig>>,
     #[serde(default)]
@@ -173,6 +177,7 @@ impl ConfigFile {
         Ok(Plan {
             listen: self.listen,
             http: self.http,
+            control: self.control,
             sinks,
             mode,
             rules,

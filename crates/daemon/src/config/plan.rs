@@ -5,6 +5,7 @@ use crate::sinks::SinkConfig;
 pub struct Plan {
     pub listen: Option<Vec<String>>,
     pub http: Option<String>,
+    pub control: Option<String>,
     /// Sinks by name, in name order; rules refer to them by index.
     pub sinks: Vec<(String, SinkConfig)>,
     pub mode: Mode,

@@ -4,6 +4,7 @@
 //! themselves never go in here.
 
 mod fold;
+pub(crate) mod settings;
 mod tasks;
 
 pub(crate) use fold::TaskDelta;
@@ -21,7 +22,19 @@ use crate::StoreError;
 /// `PRAGMA application_id` of a distlog catalogue ("dlog"): tells our file
 /// from any other SQLite file, which we refuse to write into.
 pub(crate) const APPLICATION_ID: i64 = 0x646c_6f67;
-const SCHEMA_VERSION: i64 = 3;
+// 4: the `settings` table (issue #13: log levels pushed to clients).
+const SCHEMA_VERSION: i64 = 4;
+
+/// Small named settings the daemon keeps across restarts (log levels), one
+/// JSON value per (kind, id). Created by schema 4; added to a schema-3 file.
+const CREATE_SETTINGS: &str = "
+    CREATE TABLE IF NOT EXISTS settings (
+        kind  TEXT NOT NULL,
+        id    TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (kind, id)
+    ) WITHOUT ROWID;
+";
 
 const CREATE: &str = "
     CREATE TABLE tasks (
@@ -83,7 +96,7 @@ pub(crate) fn prepare(conn: &Connection, path: &Path) -> Result<(), StoreError> 
     let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
     if app == 0 && version == 0 && tables == 0 {
         conn.execute_batch(&format!(
-            "BEGIN; {CREATE} PRAGMA application_id = {APPLICATION_ID};
+            "BEGIN; {CREATE} {CREATE_SETTINGS} PRAGMA application_id = {APPLICATION_ID};
              PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
         ))?;
         return Ok(());
@@ -99,6 +112,13 @@ pub(crate) fn prepare(conn: &Connection, path: &Path) -> Result<(), StoreError> 
             found: version,
             known: SCHEMA_VERSION,
         });
+    }
+    if version < 4 {
+        // Schema 3 lacks only the settings table; an older build opening
+        // the file afterwards is refused by its own version check.
+        conn.execute_batch(&format!(
+            "BEGIN; {CREATE_SETTINGS} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        ))?;
     }
     Ok(())
 }

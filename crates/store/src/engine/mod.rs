@@ -26,8 +26,8 @@ use crate::memtable::MemTable;
 use crate::segment::{Segment, SegmentInfo};
 use crate::{Reader, StoreError};
 
-pub(crate) use open::open_dir;
 pub use open::StoreKind;
+pub(crate) use open::{open_dir, CATALOG};
 
 /// How the store runs; every field has a sane default.
 #[derive(Debug, Clone)]

@@ -2,6 +2,7 @@
 // shared between views (header counters, details panel, help, shortcuts).
 
 import { details } from './details.js';
+import { LevelsView } from './levels.js';
 import { TailView } from './tail.js';
 import { TaskList } from './tasks.js';
 import { TreeView } from './tree.js';
@@ -32,6 +33,9 @@ function route() {
   } else if (path === '/tail') {
     current = new TailView(viewEl, new URLSearchParams(location.search));
     nav = 'tail';
+  } else if (path === '/levels') {
+    current = new LevelsView(viewEl);
+    nav = 'levels';
   } else {
     viewEl.append(
       h('div.empty', null, h('p', null, `Nothing at ${path}. `), h('a', { href: '/', 'data-link': true }, 'The task list')),
