@@ -10,6 +10,7 @@ mod config;
 mod feed;
 mod http;
 mod intake;
+mod metrics;
 mod pipeline;
 mod scan;
 mod sinks;
