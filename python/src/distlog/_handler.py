@@ -7,6 +7,7 @@ from typing import Any, Optional, Union
 
 import zmq
 
+from . import _metrics
 from ._formatters import JSONFormatter, PickleFormatter, record_body
 from ._sender import Sender
 
@@ -78,6 +79,8 @@ class ZmqHandler(logging.Handler):
             endpoint, context, system.encode(), queue_size, linger, hwm, max_wait, heartbeat
         )
         self.formatter: Formatter = JSONFormatter()
+        self._metric_prefix = system.encode() + b"P"
+        _metrics.handlers.add(self)
 
     def setFormatter(self, fmt: Optional[logging.Formatter]) -> None:
         if fmt is None:
@@ -103,9 +106,18 @@ class ZmqHandler(logging.Handler):
         except Exception:
             self.handleError(record)
 
+    def emit_metric(self, record: logging.LogRecord) -> None:
+        """Sends a record made by `distlog.metric()` as a kind `P` record."""
+        try:
+            fmt = self.formatter
+            self._sender.put(self._metric_prefix + fmt.encoding, record_body(fmt, record), fmt.encode_body)
+        except Exception:
+            self.handleError(record)
+
     def close(self, linger: Optional[float] = None) -> None:
         """Sends what is queued, waiting at most `linger` seconds (the
         handler's own setting by default), then closes the socket."""
+        _metrics.handlers.discard(self)
         try:
             self._sender.close(linger)
         finally:
