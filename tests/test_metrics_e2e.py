@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import textwrap
 import time
 import urllib.request
@@ -13,7 +14,7 @@ from typing import Any, Dict, Tuple
 import zmq
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
-from conftest import PATIENCE, Daemon, run_python
+from conftest import BIN_DIR, PATIENCE, Daemon, run_python
 
 Series = Dict[Tuple[str, Tuple[Tuple[str, str], ...]], float]
 
@@ -147,3 +148,23 @@ def host() -> str:
     import socket
 
     return socket.gethostname()
+
+
+RUST_METRICS = BIN_DIR / "examples" / "metrics"
+
+
+def test_metrics_from_a_rust_program(daemon: Daemon) -> None:
+    assert RUST_METRICS.exists(), f"{RUST_METRICS} is built by `cargo test` (or `cargo build --examples`)"
+    out = subprocess.run(
+        [str(RUST_METRICS), daemon.intake], capture_output=True, text=True, timeout=PATIENCE, check=True
+    )
+    assert out.stdout.startswith("refused: bad metric: name"), out.stdout
+    h = host()
+    scope = {"scope": "ship order <n>", "host": h, "system": "test"}
+    series = wait_metrics(daemon, "distlog_scope_runs_total", scope, 2)
+    assert series[("distlog_scope_failures_total", tuple(sorted(scope.items())))] == 1
+    assert series[("distlog_app_rust_jobs_total", (("host", h), ("lang", "rust")))] == 10
+    assert series[("distlog_app_rust_temperature", (("host", h),))] == 21.5
+    labels = (("host", h), ("outcome", "ok"), ("step", "sum"))
+    assert series[("distlog_app_rust_step_seconds_count", labels)] == 1
+    assert series[("distlog_metric_records_total", ())] == 4

@@ -12,6 +12,8 @@ pub enum Error {
     Connect(String, zmq::Error),
     #[error("ZeroMQ: {0}")]
     Zmq(#[from] zmq::Error),
+    #[error("bad metric: {0}")]
+    BadMetric(String),
     #[error("starting the sender thread: {0}")]
     Thread(std::io::Error),
 }

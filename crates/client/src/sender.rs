@@ -200,8 +200,13 @@ impl Worker {
             }
             match rx.recv_timeout(wait) {
                 Ok(Msg::Record(p)) => {
+                    let kind = if p.logger == crate::metric::METRIC_LOGGER {
+                        b'P'
+                    } else {
+                        b'L'
+                    };
                     let body = body(*p, &self.hostname, &self.process_name).to_string();
-                    self.send(body.as_bytes());
+                    self.send([self.topic[0], kind, self.topic[2]], body.as_bytes());
                 }
                 Ok(Msg::Flush(ack)) => {
                     // Handing a message to libzmq is not sending it: close
@@ -234,15 +239,15 @@ impl Worker {
 
     /// Sends one body, waiting for the daemon as long as it takes unless a
     /// flush has run out of time; meanwhile the queue fills and drops.
-    fn send(&self, body: &[u8]) {
+    fn send(&self, topic: [u8; 3], body: &[u8]) {
         loop {
             let unreported = self.shared.unreported.load(Ordering::Relaxed);
-            if unreported > 0 && self.try_send(&self.drop_report(unreported)) {
+            if unreported > 0 && self.try_send(&self.topic, &self.drop_report(unreported)) {
                 self.shared
                     .unreported
                     .fetch_sub(unreported, Ordering::Relaxed);
             }
-            if self.try_send(body) {
+            if self.try_send(&topic, body) {
                 return;
             }
             if self.giving_up() {
@@ -275,9 +280,9 @@ impl Worker {
             .and_then(|()| self.socket.send(body.as_bytes(), zmq::DONTWAIT));
     }
 
-    fn try_send(&self, body: &[u8]) -> bool {
+    fn try_send(&self, topic: &[u8; 3], body: &[u8]) -> bool {
         self.socket
-            .send(&self.topic[..], zmq::SNDMORE | zmq::DONTWAIT)
+            .send(&topic[..], zmq::SNDMORE | zmq::DONTWAIT)
             .and_then(|()| self.socket.send(body, zmq::DONTWAIT))
             .is_ok()
     }
