@@ -4,7 +4,7 @@
 //!
 //! | path | answer |
 //! |---|---|
-//! | `/`, `/tasks/{id}`, `/tail` | the page; the script routes on the path |
+//! | `/`, `/tasks/{id}`, `/tail`, `/scopes` | the page; the script routes on the path |
 //! | `/assets/{name}` | an embedded asset |
 //!
 //! `{id}` is a root id, a scope id or a record key, as `/api/tree/{id}`
@@ -52,6 +52,7 @@ static ASSETS: &[Asset] = &[
     asset!("tasks.js", JS),
     asset!("tree.js", JS),
     asset!("tail.js", JS),
+    asset!("scopes.js", JS),
     asset!("favicon.svg", "image/svg+xml"),
 ];
 
@@ -77,6 +78,7 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/", get(page))
         .route("/tail", get(page))
+        .route("/scopes", get(page))
         .route("/tasks/{*id}", get(page))
         .route("/assets/{*name}", get(asset))
 }

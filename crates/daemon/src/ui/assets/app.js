@@ -2,6 +2,7 @@
 // shared between views (header counters, details panel, help, shortcuts).
 
 import { details } from './details.js';
+import { ScopesView } from './scopes.js';
 import { TailView } from './tail.js';
 import { TaskList } from './tasks.js';
 import { TreeView } from './tree.js';
@@ -29,6 +30,9 @@ function route() {
       .join('/');
     current = new TreeView(viewEl, id);
     nav = 'tasks';
+  } else if (path === '/scopes') {
+    current = new ScopesView(viewEl);
+    nav = 'scopes';
   } else if (path === '/tail') {
     current = new TailView(viewEl, new URLSearchParams(location.search));
     nav = 'tail';
