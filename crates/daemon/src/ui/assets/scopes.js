@@ -34,11 +34,11 @@ export function parseScopes(text) {
   return [...rows.values()];
 }
 
-function bars(rows, value, label) {
+function bars(rows, value, label, fixedMax) {
   const width = 640;
   const rowH = 22;
   const labelW = 260;
-  const max = Math.max(...rows.map(value), 0) || 1;
+  const max = fixedMax || Math.max(...rows.map(value), 0) || 1;
   const svg = document.createElementNS(SVG, 'svg');
   svg.setAttribute('viewBox', `0 0 ${width} ${rows.length * rowH + 4}`);
   svg.setAttribute('class', 'bars');
@@ -110,10 +110,10 @@ export class ScopesView {
     const busiest = [...rows].sort((a, b) => b.runs - a.runs).slice(0, TOP);
     const slowest = [...rows].filter((r) => r.count).sort((a, b) => mean(b) - mean(a)).slice(0, TOP);
     const failing = [...rows].filter((r) => r.failures).sort((a, b) => rate(b) - rate(a)).slice(0, TOP);
-    const section = (id, title, list, value, label) =>
+    const section = (id, title, list, value, label, max) =>
       h(`section.metric-section`, { id },
         h('h2', null, title),
-        list.length ? bars(list, value, label) : h('p.hint', null, 'None.'));
+        list.length ? bars(list, value, label, max) : h('p.hint', null, 'None.'));
     const table = h('table.metric-table', null,
       h('thead', null, h('tr', null, ...['scope', 'host', 'system', 'runs', 'failures', 'failure rate', 'mean'].map((t) => h('th', null, t)))),
       h('tbody', null, ...busiest.map((r) => h('tr', { dataset: { scope: r.scope } },
@@ -121,9 +121,9 @@ export class ScopesView {
         h('td.num', null, String(r.runs)), h('td.num', null, String(r.failures)),
         h('td.num', null, pct(rate(r))), h('td.num', null, r.count ? duration(mean(r)) : '–')))));
     this.body.replaceChildren(
-      section('busiest', 'Busiest', busiest, (r) => r.runs, (r) => `${r.runs} runs`),
+      section('busiest', 'Busiest', busiest, (r) => r.runs, (r) => `${r.runs} run${r.runs === 1 ? '' : 's'}`),
       section('slowest', 'Slowest (mean duration)', slowest, mean, (r) => duration(mean(r))),
-      section('failing', 'Failure rate', failing, rate, (r) => `${pct(rate(r))} of ${r.runs}`),
+      section('failing', 'Failure rate', failing, rate, (r) => `${pct(rate(r))} of ${r.runs}`, 1),
       table,
     );
   }
