@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
+from test_metrics_e2e import scrape
 
 from conftest import BIN_DIR, PATIENCE, Daemon
 
@@ -119,6 +120,10 @@ def test_only_clients_with_an_allowed_key_and_the_right_server_key_are_stored(
         stats = d.cli_json("stats")
         assert stats["received"] == stats["store"]["stored"] == 10
         assert stats["refused"]["total"] >= 3
+        _, series = scrape(d)
+        for reason in ("key_not_allowed", "wrong_server_key", "no_curve"):
+            key = ("distlog_intake_refused_total", (("reason", reason),))
+            assert series[key] >= 1, (reason, series)
 
         # The allow-list is read again when it changes: no restart.
         with keys["allow"].open("a") as f:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -345,3 +346,22 @@ def test_one_tree_spans_a_python_and_a_rust_process_both_ways(daemon: Daemon, tm
     assert [r[1] for r in records_of(python)] == ["python part", "working in python", "python part"]
     *_, finished, closing = [r[1] for r in records_of(tree["scope"])]
     assert finished.startswith("child finished") and closing == "rust request"
+
+
+@pytest.mark.skipif(not RUST_EXAMPLE.exists(), reason="cargo test builds the Rust client's example")
+def test_a_rust_program_that_exits_right_after_logging_delivers_every_record(daemon: Daemon) -> None:
+    # The flush guard's end terminates the sender's ZeroMQ context, which
+    # is what waits for libzmq to write the last records out; the levels
+    # subscriber once held a clone of that context, and about one short
+    # run in ten lost its records. Thirty runs against the real daemon.
+    runs = 30
+    for _ in range(runs):
+        subprocess.run(
+            [str(RUST_EXAMPLE), "--endpoint", daemon.intake],
+            env={**os.environ, "DISTLOG_CONTROL": daemon.control},
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+    daemon.wait_stored(7 * runs)
+    assert daemon.cli_json("stats")["received"] == 7 * runs

@@ -597,3 +597,49 @@ def test_the_live_tail_follows_a_reload_and_says_why_when_its_feed_goes(
         shot(page, "tail-after-reload")
     finally:
         daemon.stop()
+
+
+# -- the scopes (metrics) page --------------------------------------------
+
+
+def test_the_scopes_page_plots_busiest_slowest_and_failing_scopes(
+    page: WebDriver, daemon: Daemon, tmp_path: Path
+) -> None:
+    body = """
+        for user in range(5):
+            try:
+                with distlog.task("fetch user %d", user):
+                    if user == 3:
+                        raise KeyError(user)
+            except KeyError:
+                pass
+        with distlog.task("slow report 'q3'"):
+            time.sleep(0.3)
+    """
+    run_python(tmp_path, "scopes.py", client_script(daemon, body))
+    daemon.wait_stored(12)
+    page.get(daemon.server + "/scopes")
+
+    def table(d: WebDriver) -> dict[str, list[str]] | None:
+        rows = {
+            r.get_attribute("data-scope") or "": [c.text for c in r.find_elements(By.CSS_SELECTOR, "td")]
+            for r in d.find_elements(By.CSS_SELECTOR, ".metric-table tbody tr")
+        }
+        return rows if len(rows) == 2 else None
+
+    rows = wait(page, "the two kinds of scope in the table", table)
+    fetch = rows["fetch user <n>"]
+    assert fetch[3:6] == ["5", "1", "20%"], fetch
+    assert rows["slow report <str>"][3:5] == ["1", "0"]
+    busiest = [r.get_attribute("data-scope") for r in page.find_elements(By.CSS_SELECTOR, "#busiest rect")]
+    slowest = [r.get_attribute("data-scope") for r in page.find_elements(By.CSS_SELECTOR, "#slowest rect")]
+    failing = [r.get_attribute("data-scope") for r in page.find_elements(By.CSS_SELECTOR, "#failing rect")]
+    assert busiest == ["fetch user <n>", "slow report <str>"]
+    assert slowest == ["slow report <str>", "fetch user <n>"]
+    assert failing == ["fetch user <n>"]
+    # The busiest bar is the longest.
+    widths = [
+        float(r.get_attribute("width") or 0) for r in page.find_elements(By.CSS_SELECTOR, "#busiest rect")
+    ]
+    assert widths[0] > widths[1]
+    shot(page, "scopes")

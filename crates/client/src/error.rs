@@ -14,6 +14,8 @@ pub enum Error {
     Zmq(#[from] zmq::Error),
     #[error("CURVE key: {0}")]
     Key(#[from] distlog_keys::KeyError),
+    #[error("bad metric: {0}")]
+    BadMetric(String),
     #[error("starting the sender thread: {0}")]
     Thread(std::io::Error),
 }

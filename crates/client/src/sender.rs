@@ -162,8 +162,13 @@ pub fn init(config: Config) -> Result<FlushGuard, Error> {
     let topic = [config.system as u8, b'L', b'J'];
     let hostname = gethostname::gethostname().to_string_lossy().into_owned();
     if let Some(control) = config.control.clone() {
+        // A context of its own: the sender's context is terminated when
+        // the flush guard ends, which is what waits (up to the linger) for
+        // libzmq to write the last records out. A clone held by the
+        // forever-subscribed levels thread kept it alive, and a program
+        // exiting right after its last record lost it now and then.
         crate::levels::start(
-            ctx.clone(),
+            zmq::Context::new(),
             control,
             config.system,
             hostname.clone(),
@@ -254,8 +259,13 @@ impl Worker {
             }
             match rx.recv_timeout(wait) {
                 Ok(Msg::Record(p)) => {
+                    let kind = if p.logger == crate::metric::METRIC_LOGGER {
+                        b'P'
+                    } else {
+                        b'L'
+                    };
                     let body = body(*p, &self.hostname, &self.process_name).to_string();
-                    self.send(body.as_bytes());
+                    self.send([self.topic[0], kind, self.topic[2]], body.as_bytes());
                 }
                 Ok(Msg::Flush(ack)) => {
                     // Handing a message to libzmq is not sending it: close
@@ -288,15 +298,15 @@ impl Worker {
 
     /// Sends one body, waiting for the daemon as long as it takes unless a
     /// flush has run out of time; meanwhile the queue fills and drops.
-    fn send(&self, body: &[u8]) {
+    fn send(&self, topic: [u8; 3], body: &[u8]) {
         loop {
             let unreported = self.shared.unreported.load(Ordering::Relaxed);
-            if unreported > 0 && self.try_send(&self.drop_report(unreported)) {
+            if unreported > 0 && self.try_send(&self.topic, &self.drop_report(unreported)) {
                 self.shared
                     .unreported
                     .fetch_sub(unreported, Ordering::Relaxed);
             }
-            if self.try_send(body) {
+            if self.try_send(&topic, body) {
                 return;
             }
             if self.giving_up() {
@@ -329,9 +339,9 @@ impl Worker {
             .and_then(|()| self.socket.send(body.as_bytes(), zmq::DONTWAIT));
     }
 
-    fn try_send(&self, body: &[u8]) -> bool {
+    fn try_send(&self, topic: &[u8; 3], body: &[u8]) -> bool {
         self.socket
-            .send(&self.topic[..], zmq::SNDMORE | zmq::DONTWAIT)
+            .send(&topic[..], zmq::SNDMORE | zmq::DONTWAIT)
             .and_then(|()| self.socket.send(body, zmq::DONTWAIT))
             .is_ok()
     }

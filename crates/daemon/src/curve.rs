@@ -75,20 +75,25 @@ pub struct Refused {
 }
 
 impl Refused {
+    /// Each reason with its count, as `/api/stats` and `/metrics` name it.
+    pub fn by_reason(&self) -> [(&'static str, u64); 4] {
+        [
+            ("key_not_allowed", self.not_allowed.load(Relaxed)),
+            ("wrong_server_key", self.wrong_server_key.load(Relaxed)),
+            ("no_curve", self.no_curve.load(Relaxed)),
+            ("other", self.other.load(Relaxed)),
+        ]
+    }
+
     pub fn to_json(&self) -> serde_json::Value {
-        let (a, b, c, d) = (
-            self.not_allowed.load(Relaxed),
-            self.wrong_server_key.load(Relaxed),
-            self.no_curve.load(Relaxed),
-            self.other.load(Relaxed),
-        );
-        serde_json::json!({
-            "total": a + b + c + d,
-            "key_not_allowed": a,
-            "wrong_server_key": b,
-            "no_curve": c,
-            "other": d,
-        })
+        let mut out = serde_json::Map::new();
+        let mut total = 0;
+        for (name, n) in self.by_reason() {
+            total += n;
+            out.insert(name.into(), n.into());
+        }
+        out.insert("total".into(), total.into());
+        serde_json::Value::Object(out)
     }
 }
 

@@ -19,7 +19,7 @@ use crate::storage::now;
 
 #[derive(Clone)]
 pub struct Api {
-    stats: Arc<Stats>,
+    pub(crate) stats: Arc<Stats>,
     pub(crate) switch: Arc<Switch>,
     unfinished_after: Duration,
     /// Readers kept between requests, with the store each reads.
@@ -78,6 +78,7 @@ impl Api {
             .route("/api/records/{*id}", get(record))
             .route("/api/feed", get(crate::feed::feed))
             .merge(crate::levels::router())
+            .route("/metrics", get(crate::metrics::metrics_handler))
             .merge(crate::ui::router())
             .with_state(self)
             // Trees run to tens of MiB of JSON: for a browser across a

@@ -125,6 +125,7 @@ impl Intake {
                         self.stats.key_errors.fetch_add(1, Relaxed);
                     }
                     self.stats.decoded.fetch_add(1, Relaxed);
+                    self.stats.metrics.observe(&record);
                     // Forwarding keeps the body as sent; JSON bodies are
                     // already kept verbatim in the record.
                     let original =

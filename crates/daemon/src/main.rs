@@ -12,6 +12,7 @@ mod feed;
 mod http;
 mod intake;
 mod levels;
+mod metrics;
 mod pipeline;
 mod scan;
 mod sinks;

@@ -24,6 +24,8 @@ pub struct Stats {
     pub refused: Arc<Refused>,
     last_reject_log: Mutex<[Option<Instant>; DecodeError::REASONS.len()]>,
     suppressed: [AtomicU64; DecodeError::REASONS.len()],
+    /// Client metrics and scope metrics, served at `/metrics`.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Default for Stats {
@@ -38,6 +40,7 @@ impl Default for Stats {
             refused: Arc::default(),
             last_reject_log: Mutex::new([None; DecodeError::REASONS.len()]),
             suppressed: Default::default(),
+            metrics: Default::default(),
         }
     }
 }
@@ -72,6 +75,15 @@ impl Stats {
 
     pub fn rejected_total(&self) -> u64 {
         self.rejected.iter().map(|c| c.load(Relaxed)).sum()
+    }
+
+    /// Rejections per reason, in the order of `DecodeError::REASONS`.
+    pub fn rejected_counts(&self) -> impl Iterator<Item = u64> + '_ {
+        self.rejected.iter().map(|c| c.load(Relaxed))
+    }
+
+    pub fn uptime_seconds(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
     }
 
     pub fn to_json(&self) -> Value {

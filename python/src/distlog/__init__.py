@@ -18,6 +18,7 @@ tasks and subtasks) to every record and ships it to `distlogd`::
 
 from ._formatters import JSONFormatter, PickleFormatter, ScopeFilter
 from ._handler import ZmqHandler
+from ._metrics import metric, timed
 from ._scope import Task, import_task, task, to
 
 __all__ = [
@@ -27,7 +28,9 @@ __all__ = [
     "Task",
     "ZmqHandler",
     "import_task",
+    "metric",
     "task",
+    "timed",
     "to",
 ]
 __version__ = "0.1.0"

@@ -8,6 +8,7 @@ from typing import Any, Optional, Union
 import zmq
 
 from ._curve import load_curve
+from . import _metrics
 from ._formatters import JSONFormatter, PickleFormatter, record_body
 from ._levels import Control, control_endpoint
 from ._sender import Sender
@@ -105,6 +106,8 @@ class ZmqHandler(logging.Handler):
         self.formatter: Formatter = JSONFormatter()
         where = control_endpoint(endpoint, control)
         self._control = Control(where, system, curve) if where else None
+        self._metric_prefix = system.encode() + b"P"
+        _metrics.handlers.add(self)
 
     def setFormatter(self, fmt: Optional[logging.Formatter]) -> None:
         if fmt is None:
@@ -130,9 +133,18 @@ class ZmqHandler(logging.Handler):
         except Exception:
             self.handleError(record)
 
+    def emit_metric(self, record: logging.LogRecord) -> None:
+        """Sends a record made by `distlog.metric()` as a kind `P` record."""
+        try:
+            fmt = self.formatter
+            self._sender.put(self._metric_prefix + fmt.encoding, record_body(fmt, record), fmt.encode_body)
+        except Exception:
+            self.handleError(record)
+
     def close(self, linger: Optional[float] = None) -> None:
         """Sends what is queued, waiting at most `linger` seconds (the
         handler's own setting by default), then closes the socket."""
+        _metrics.handlers.discard(self)
         try:
             # A handler whose constructor raised (bad arguments) has no
             # sender, but logging still closes it at exit.

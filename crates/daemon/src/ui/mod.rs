@@ -5,6 +5,7 @@
 //! | path | answer |
 //! |---|---|
 //! | `/`, `/tasks/{id}`, `/tail`, `/levels` | the page; the script routes on the path |
+//! | `/`, `/tasks/{id}`, `/tail`, `/scopes` | the page; the script routes on the path |
 //! | `/assets/{name}` | an embedded asset |
 //!
 //! `{id}` is a root id, a scope id or a record key, as `/api/tree/{id}`
@@ -53,6 +54,7 @@ static ASSETS: &[Asset] = &[
     asset!("tree.js", JS),
     asset!("tail.js", JS),
     asset!("levels.js", JS),
+    asset!("scopes.js", JS),
     asset!("favicon.svg", "image/svg+xml"),
 ];
 
@@ -79,6 +81,7 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/", get(page))
         .route("/tail", get(page))
         .route("/levels", get(page))
+        .route("/scopes", get(page))
         .route("/tasks/{*id}", get(page))
         .route("/assets/{*name}", get(asset))
 }

@@ -3,6 +3,7 @@
 
 import { details } from './details.js';
 import { LevelsView } from './levels.js';
+import { ScopesView } from './scopes.js';
 import { TailView } from './tail.js';
 import { TaskList } from './tasks.js';
 import { TreeView } from './tree.js';
@@ -30,6 +31,9 @@ function route() {
       .join('/');
     current = new TreeView(viewEl, id);
     nav = 'tasks';
+  } else if (path === '/scopes') {
+    current = new ScopesView(viewEl);
+    nav = 'scopes';
   } else if (path === '/tail') {
     current = new TailView(viewEl, new URLSearchParams(location.search));
     nav = 'tail';
