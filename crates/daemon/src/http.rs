@@ -77,6 +77,7 @@ impl Api {
             .route("/api/records", get(records))
             .route("/api/records/{*id}", get(record))
             .route("/api/feed", get(crate::feed::feed))
+            .merge(crate::http_tree::router())
             .merge(crate::ui::router())
             .with_state(self)
             // Trees run to tens of MiB of JSON: for a browser across a
@@ -106,7 +107,7 @@ impl Api {
 
     /// Runs a query on a pooled reader of the current store, off the async
     /// workers: reads block.
-    async fn query<T, F>(&self, f: F) -> Result<T, ApiError>
+    pub(crate) async fn query<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&Reader) -> Result<T, ApiError> + Send + 'static,

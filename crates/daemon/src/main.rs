@@ -9,6 +9,7 @@
 mod config;
 mod feed;
 mod http;
+mod http_tree;
 mod intake;
 mod pipeline;
 mod scan;
