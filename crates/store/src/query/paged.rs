@@ -40,6 +40,8 @@ pub struct ScopeSummary {
     pub host: Option<String>,
     pub process: Option<i64>,
     pub foreign: bool,
+    /// The scope's own context fields (from its opening record).
+    pub context: Option<serde_json::Value>,
     /// The scope's own records.
     pub records: usize,
     /// Records of the scope and everything below it.
@@ -314,6 +316,7 @@ fn summarise(
         host: node.host,
         process: node.process,
         foreign: node.foreign,
+        context: node.context,
         children,
     }
 }
