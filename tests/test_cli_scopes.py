@@ -9,7 +9,9 @@ from test_cli import caught_failure
 from conftest import Daemon
 
 
-def test_tree_scopes_prints_the_scopes_with_their_counts_and_no_records(daemon: Daemon, tmp_path: Path) -> None:
+def test_tree_scopes_prints_the_scopes_with_their_counts_and_no_records(
+    daemon: Daemon, tmp_path: Path
+) -> None:
     root = caught_failure(daemon, tmp_path)
     whole = daemon.cli("tree", root).stdout
     assert "asking the bank" in whole

@@ -40,7 +40,13 @@ def task(records: int, scopes: int, big: int) -> tuple[str, list[bytes]]:
     t0 = time.time() - 3600.0
     out: list[bytes] = []
     seqs: dict[str, int] = {}
-    base = {"name": "app.worker", "levelname": "INFO", "levelno": 20, "hostname": "benchhost", "process": 4242}
+    base = {
+        "name": "app.worker",
+        "levelname": "INFO",
+        "levelno": 20,
+        "hostname": "benchhost",
+        "process": 4242,
+    }
 
     def emit(scope: str, message: str, at: float, **extra: Any) -> None:
         seq = seqs.get(scope, 0)
@@ -81,22 +87,26 @@ def task(records: int, scopes: int, big: int) -> tuple[str, list[bytes]]:
 
 FIRST = """
 const m = (n) => { const e = performance.getEntriesByName(n); return e.length ? e[0].startTime : null; };
-return {fetch: m('distlog:tree-fetch'), fetched: m('distlog:tree-fetched'), painted: m('distlog:tree-painted')};
+return {fetch: m('distlog:tree-fetch'), fetched: m('distlog:tree-fetched'),
+        painted: m('distlog:tree-painted')};
 """
 
 UNFOLD = """
-const [scope, done] = arguments;
+const [scope, want, done] = arguments;
 // Every batch folded (a batch with a failure starts open), so the bulk
 // scope's line is on screen.
 document.querySelector('[data-action="collapse-all"]').click();
 const go = () => {
 const row = document.querySelector(`.trow.scope[data-scope="${scope}"]`);
 if (!row) return requestAnimationFrame(go);
-const before = Number(document.body.dataset.unfolded || 0);
+const rows = () => Number(document.querySelector('.tree-canvas').getAttribute('aria-rowcount'));
+const before = rows();
 const t0 = performance.now();
 row.click();
+// Done when the scope's records are lines (less the opening one, which is
+// the scope's own line).
 const check = () => {
-  if (Number(document.body.dataset.unfolded || 0) > before) {
+  if (rows() >= before + want) {
     requestAnimationFrame(() => setTimeout(() => done([performance.now() - t0,
       Number(document.querySelector('.tree-canvas').getAttribute('aria-rowcount'))]), 0));
   } else setTimeout(check, 1);
@@ -193,14 +203,14 @@ def main() -> int:
 
             driver = ui.browser(tmp)
             big_first, big_fetch = first_paint(driver, f"{d.server}/tasks/{big_root}", repeat)
-            small_first, small_fetch = first_paint(driver, f"{d.server}/tasks/{small_root}", repeat)
+            small_first, _ = first_paint(driver, f"{d.server}/tasks/{small_root}", repeat)
             small_paged, _ = first_paint(driver, f"{d.server}/tasks/{small_root}?paged=1", repeat)
             unfold, rows = [], 0
             for _ in range(repeat):
                 driver.get("about:blank")
                 driver.get(f"{d.server}/tasks/{big_root}")
                 ui.wait_js(driver, "document.body.dataset.treePainted", "the tree's first paint")
-                ms, rows = driver.execute_async_script(UNFOLD, bulk["id"])
+                ms, rows = driver.execute_async_script(UNFOLD, bulk["id"], bulk["records"] - 1)
                 unfold.append(ms)
             draw, frames, draws = [], [], []
             for _ in range(repeat):
@@ -224,17 +234,27 @@ def main() -> int:
     frames.sort()
     p95 = frames[int(0.95 * (len(frames) - 1))]
     print(f"## Paged trees and the timeline: {len(big):,} / {len(small):,} records, {tl_scopes:,} scopes\n")
-    print(f"Machine: {bl.machine()}; {ui.chromium_version()} headless. {repeat} rounds; ms (median, spread).\n")
+    print(
+        f"Machine: {bl.machine()}; {ui.chromium_version()} headless. {repeat} rounds; ms (median, spread).\n"
+    )
     rows_t = [
         ["`/api/skeleton` of the big task", f"{med(api['skeleton']):.0f}", bl.spread(api["skeleton"])],
         ["`/api/tree` of the big task (whole)", f"{med(api['tree']):.0f}", bl.spread(api["tree"])],
         [f"first paint, {len(big):,} records (paged)", f"{med(big_first):.0f}", bl.spread(big_first)],
         ["· of which the skeleton's fetch + parse", f"{med(big_fetch):.0f}", bl.spread(big_fetch)],
-        [f"first paint, {len(small):,} records (whole tree)", f"{med(small_first):.0f}", bl.spread(small_first)],
+        [
+            f"first paint, {len(small):,} records (whole tree)",
+            f"{med(small_first):.0f}",
+            bl.spread(small_first),
+        ],
         [f"first paint, {len(small):,} records (paged)", f"{med(small_paged):.0f}", bl.spread(small_paged)],
         [f"unfold a scope of {unfold_n:,} records (click → drawn)", f"{med(unfold):.0f}", bl.spread(unfold)],
         [f"timeline of {tl_scopes:,} scopes (click → drawn)", f"{med(draw):.0f}", bl.spread(draw)],
-        ["timeline scroll: frame time (median; p95)", f"{med(frames):.1f}; {p95:.1f}", f"{len(frames)} frames"],
+        [
+            "timeline scroll: frame time (median; p95)",
+            f"{med(frames):.1f}; {p95:.1f}",
+            f"{len(frames)} frames",
+        ],
         ["timeline scroll: draw per frame", f"{med(draws):.2f}", bl.spread(draws)],
     ]
     print(bl.table(["what", "ms", "spread"], rows_t))
