@@ -126,6 +126,7 @@ impl Reader {
         // Scope paths as written, each parsed once.
         let parsed: RefCell<FxHashMap<String, Vec<u32>>> = RefCell::default();
         let processes: RefCell<FxHashSet<(String, i64)>> = RefCell::default();
+        let last_proc: RefCell<Option<(String, i64)>> = RefCell::default();
         let total = RefCell::new(0usize);
         let hint = usize::try_from(row_.records).unwrap_or(0).min(4096);
         let keep = |e: &EntryRef<'_>| {
@@ -143,9 +144,11 @@ impl Reader {
                 }
             };
             if let Some(p) = e.process {
-                let mut procs = processes.borrow_mut();
-                if !procs.contains(&(e.host.to_owned(), p)) {
-                    procs.insert((e.host.to_owned(), p));
+                // Runs of one process are the rule: no key built for those.
+                let mut last = last_proc.borrow_mut();
+                if last.as_ref().is_none_or(|(h, lp)| *lp != p || h != e.host) {
+                    processes.borrow_mut().insert((e.host.to_owned(), p));
+                    *last = Some((e.host.to_owned(), p));
                 }
             }
             let mut counts = counts.borrow_mut();
