@@ -116,6 +116,12 @@ enum Command {
         /// --json, the tree cut down the same way.
         #[arg(long)]
         errors: bool,
+        /// Only the scopes, with how many records each holds, not the
+        /// records: from the task's skeleton (/api/skeleton), which stays
+        /// quick for tasks of any size. With --json, the skeleton as the
+        /// API gives it.
+        #[arg(long)]
+        scopes: bool,
     },
     /// Show one record with every field, by key (`seq@scope-id`) or store id.
     ///
@@ -259,6 +265,7 @@ fn run(cli: Cli) -> Result<()> {
             last,
             depth,
             errors,
+            scopes,
         } => {
             let id = match (id, last) {
                 (Some(id), _) => resolve(&client, &id)?,
@@ -270,6 +277,17 @@ fn run(cli: Cli) -> Result<()> {
                     }
                 }
             };
+            if scopes {
+                let skel = client
+                    .get(&format!("/api/skeleton/{}", path_escape(&id)), &[])
+                    .map_err(|e| not_found_as(e, &id))?;
+                if cli.json {
+                    return print_json(&mut out, &skel);
+                }
+                let answer = tree::from_skeleton(&skel);
+                tree::tree(&mut out, &answer, paint, TreeOptions { depth, errors })?;
+                return Ok(());
+            }
             let mut answer = client
                 .get(&format!("/api/tree/{}", path_escape(&id)), &[])
                 .map_err(|e| not_found_as(e, &id))?;

@@ -43,8 +43,32 @@ fn count(scope: &Value, map: &mut CountMap) -> Counts {
             c.records += 1;
         }
     }
+    // A skeleton's scope says how many records its branch holds.
+    if let Some(total) = scope.get("total_records").and_then(Value::as_u64) {
+        c.records = total;
+    }
     map.insert(s(scope, "id").to_owned(), c);
     c
+}
+
+/// A skeleton answer (`/api/skeleton/{id}`) in the shape of a tree answer:
+/// each scope's `children` become its entries, with no records.
+pub fn from_skeleton(skel: &Value) -> Value {
+    fn scope(v: &Value) -> Value {
+        let mut copy = serde_json::Map::new();
+        for (k, val) in v.as_object().into_iter().flatten() {
+            if k != "children" {
+                copy.insert(k.clone(), val.clone());
+            }
+        }
+        copy.insert("type".into(), Value::from("scope"));
+        let entries = v["children"].as_array().into_iter().flatten().map(scope);
+        copy.insert("entries".into(), Value::Array(entries.collect()));
+        Value::Object(copy)
+    }
+    let mut out = skel.clone();
+    out["scope"] = scope(&skel["scope"]);
+    out
 }
 
 /// Renders a tree answer of `/api/tree/{id}`.

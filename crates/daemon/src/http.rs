@@ -79,6 +79,7 @@ impl Api {
             .route("/api/feed", get(crate::feed::feed))
             .merge(crate::levels::router())
             .route("/metrics", get(crate::metrics::metrics_handler))
+            .merge(crate::http_tree::router())
             .merge(crate::ui::router())
             .with_state(self)
             // Trees run to tens of MiB of JSON: for a browser across a

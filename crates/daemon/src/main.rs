@@ -10,6 +10,7 @@ mod config;
 mod curve;
 mod feed;
 mod http;
+mod http_tree;
 mod intake;
 mod levels;
 mod metrics;

@@ -44,7 +44,7 @@ mod tree;
 pub use engine::{Store, StoreKind, StoreOptions, StoreStats};
 pub use error::StoreError;
 pub use model::{RecordFilter, RecordRow, Status, TaskFilter, TaskRow};
-pub use query::Reader;
+pub use query::{KeyPath, Reader, ScopePage, ScopeSummary, Skeleton};
 pub use tree::{Entry, ScopeNode, Tree};
 
 use std::time::Duration;

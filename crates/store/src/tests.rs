@@ -691,3 +691,5 @@ fn status_failed_finds_a_task_whose_subtask_failed_and_a_root_prefix_finds_its_t
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].root, other);
 }
+
+mod paged;

@@ -52,6 +52,8 @@ static ASSETS: &[Asset] = &[
     asset!("details.js", JS),
     asset!("tasks.js", JS),
     asset!("tree.js", JS),
+    asset!("paged.js", JS),
+    asset!("timeline.js", JS),
     asset!("tail.js", JS),
     asset!("levels.js", JS),
     asset!("scopes.js", JS),

@@ -1,7 +1,10 @@
 //! Queries: the task list from the catalogue; trees, record lists and
 //! search from the memtables and segments.
 
+mod paged;
 mod records;
+
+pub use paged::{KeyPath, ScopePage, ScopeSummary, Skeleton};
 
 use std::sync::Arc;
 

@@ -8,6 +8,8 @@
 // a fetch takes) and what was folded, unfolded and selected is kept.
 
 import { details } from './details.js';
+import { PAGE, PAGED_OVER, buildSkeleton, carryPages, loadScopePage, moreRow } from './paged.js';
+import { Timeline } from './timeline.js';
 import {
   ApiError,
   api,
@@ -51,6 +53,7 @@ class Line {
   }
 
   get ident() {
+    if (this.kind === 'more') return `m:${this.data.id}`;
     return this.kind === 'scope' ? `s:${this.data.id}` : `r:${this.data.id}`;
   }
 }
@@ -118,6 +121,8 @@ function build(tree) {
   return { root, byIdent, problems, opening, scopes: scopes.length };
 }
 
+export { Line };
+
 export class TreeView {
   constructor(el, id) {
     this.el = el;
@@ -139,14 +144,55 @@ export class TreeView {
     this.matches = [];
     this.matchAt = -1;
     this.focusDone = false;
+    // Taken now: showing details rewrites the URL without them.
+    this.query = new URLSearchParams(location.search);
     this.build();
     this.stopPoll = every(POLL_MS, () => this.poll());
     this.ticker = setInterval(() => this.tick(), 1000);
-    this.onResize = () => this.paint();
+    this.onResize = () => {
+      this.paint();
+      this.timeline.paint();
+    };
     window.addEventListener('resize', this.onResize);
+    this.listen();
+  }
+
+  /** Live trees: records of this task on the feed (server-sent events)
+   *  bring the tree and timeline up to date at once; the poll stays for
+   *  what the feed cannot say (a process going silent). */
+  listen() {
+    if (typeof EventSource === 'undefined') return;
+    this.source = new EventSource('/api/feed');
+    this.source.onmessage = (e) => {
+      // Most of the feed is other tasks: a substring test before parsing.
+      if (!this.model || !e.data.includes(this.rootId)) return;
+      let row;
+      try {
+        row = JSON.parse(e.data);
+      } catch {
+        return;
+      }
+      if (row.root === this.rootId || (row.key && row.key.includes(`@${this.rootId}`))) this.soon();
+    };
+  }
+
+  /** A refresh soon, no more often than every 3× the last fetch's time. */
+  soon() {
+    if (this.soonTimer) return;
+    const since = performance.now() - this.lastFetchAt;
+    const wait = Math.max(100, 3 * this.lastFetchMs - since);
+    this.soonTimer = setTimeout(async () => {
+      this.soonTimer = null;
+      const t = await this.fetchTask();
+      await this.fetchTree(t);
+      document.body.dataset.liveUpdates = String(Number(document.body.dataset.liveUpdates || 0) + 1);
+    }, wait);
   }
 
   unmount() {
+    if (this.source) this.source.close();
+    clearTimeout(this.soonTimer);
+    this.timeline.unmount();
     this.stopPoll();
     clearInterval(this.ticker);
     window.removeEventListener('resize', this.onResize);
@@ -184,6 +230,7 @@ export class TreeView {
         'collapse all',
       ),
       this.problemBtn,
+      h('button', { type: 'button', title: 'tree or timeline (t)', onclick: () => this.toggleTimeline(), 'data-action': 'timeline' }, 'timeline'),
       h('span.find', null, this.findIn, this.findCount),
     );
     this.canvas = h('div.tree-canvas', { role: 'tree', 'aria-label': 'task tree' });
@@ -191,7 +238,9 @@ export class TreeView {
     this.scroller.addEventListener('scroll', () => this.paint(), { passive: true });
     this.canvas.addEventListener('click', (e) => this.onClick(e));
     this.messageEl = h('div.empty', { hidden: true });
-    this.el.append(h('section.tree-view', null, this.headEl, this.toolbar, this.messageEl, this.scroller));
+    const view = h('section.tree-view', null, this.headEl, this.toolbar, this.messageEl, this.scroller);
+    this.el.append(view);
+    this.timeline = new Timeline(view, { onOpen: (id) => this.openFromTimeline(id) });
     this.headEl.append(h('a.back', { href: '/' }, '← tasks'), h('span.dim', null, ' loading…'));
   }
 
@@ -263,8 +312,17 @@ export class TreeView {
     const t0 = performance.now();
     if (!this.model) performance.mark('distlog:tree-fetch');
     let tree;
+    // A big task comes in parts: its scopes first, a scope's records when
+    // it is unfolded (paged.js). A small one is fetched whole, which keeps
+    // find-in-tree over every record.
+    if (this.paged === undefined) {
+      // `?paged=1` (or `0`) overrides the choice by size.
+      const asked = this.query.get('paged');
+      this.paged = asked ? asked === '1' : !!(t && t.records > PAGED_OVER);
+    }
     try {
-      tree = await api(`/api/tree/${encodeURIComponent(this.model ? this.rootId : this.id)}`);
+      if (this.paged) tree = await api(`/api/skeleton/${encodeURIComponent(this.rootId)}`);
+      else tree = await api(`/api/tree/${encodeURIComponent(this.model ? this.rootId : this.id)}`);
     } catch (e) {
       if (e instanceof ApiError && (e.status === 404 || e.status === 400)) {
         this.messageEl.hidden = false;
@@ -284,7 +342,10 @@ export class TreeView {
     if (first) performance.mark('distlog:tree-fetched');
     this.rootId = tree.root;
     this.total = tree.records;
-    this.model = build(tree);
+    const old = this.model;
+    this.model = this.paged ? buildSkeleton(tree) : build(tree);
+    if (this.paged) this.model.pageSize = Number(this.query.get('page')) || PAGE;
+    if (this.paged && old) carryPages(old, this.model);
     this.settleDefaults();
     this.signature = t ? signatureOf(t) : null;
     const r = this.model.root.data;
@@ -293,7 +354,8 @@ export class TreeView {
     this.problemBtn.textContent = `next error (${this.model.problems.length})`;
     if (first) {
       document.title = `${r.message ?? this.rootId} · distlog`;
-      this.focusFrom(tree);
+      if (this.paged) await this.focusPaged();
+      else this.focusFrom(tree);
     }
     this.flatten();
     this.renderHead();
@@ -303,6 +365,7 @@ export class TreeView {
       this.markPainted();
     }
     this.paint();
+    if (this.timeline) this.timeline.setModel(this.model);
     // A scope whose details are open gets its new status and times.
     if (!first && this.detailsIdent && details.isOpen()) {
       const l = this.model.byIdent.get(this.detailsIdent);
@@ -330,6 +393,61 @@ export class TreeView {
     if (tree.focus_key || line !== this.model.root) this.showDetails(line, { keepUrl: true });
   }
 
+  /** Paged: the URL named a scope or a key; open the path to it, with the
+   *  key's page of records. */
+  async focusPaged() {
+    const id = this.id;
+    let line = null;
+    if (/^\d+@/.test(id)) {
+      try {
+        const p = await api(`/api/path/${encodeURIComponent(id)}`);
+        const s = this.model.byIdent.get(`s:${p.scopes[p.scopes.length - 1]}`);
+        if (s) {
+          await this.loadScope(s, { after: p.cursor, fresh: true });
+          line = s.children.find((c) => c.kind === 'record' && c.data.key === p.key) || s;
+        }
+      } catch (e) {
+        if (!(e instanceof ApiError)) throw e;
+      }
+    } else if (id !== this.rootId) {
+      line = this.model.byIdent.get(`s:${id}`) || null;
+    }
+    if (!line) {
+      this.selected = this.model.root.ident;
+      return;
+    }
+    this.openPathTo(line);
+    if (line.kind === 'scope') this.overrides.set(line.data.id, true);
+    this.selected = line.ident;
+    this.showDetails(line, { keepUrl: true });
+  }
+
+  /** Paged: fetches a page of `line`'s records (the next one with `more`)
+   *  and draws them in place. */
+  async loadScope(line, { more = false, after = null, fresh = false } = {}) {
+    if (line.loading || (line.loaded && !more && !fresh)) return;
+    line.loading = true;
+    const t0 = performance.now();
+    try {
+      await loadScopePage(this.model, line, more ? line.next : after, fresh || !more);
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      line.loadError = e.message;
+    } finally {
+      line.loading = false;
+    }
+    this.flatten();
+    this.paint();
+    requestAnimationFrame(() =>
+      setTimeout(() => {
+        const ms = performance.now() - t0;
+        performance.measure('distlog:unfold', { start: t0, duration: ms });
+        document.body.dataset.unfoldMs = ms.toFixed(1);
+        document.body.dataset.unfolded = String(Number(document.body.dataset.unfolded || 0) + 1);
+      }, 0),
+    );
+  }
+
   /** For the benchmark: marks the first paint of the tree. */
   markPainted() {
     requestAnimationFrame(() =>
@@ -338,6 +456,29 @@ export class TreeView {
         document.body.dataset.treePainted = 'true';
       }, 0),
     );
+  }
+
+  // -- timeline -----------------------------------------------------------
+
+  toggleTimeline(on = !this.timeline.shown) {
+    this.timeline.show(on);
+    this.scroller.hidden = on;
+    const btn = this.toolbar.querySelector('[data-action="timeline"]');
+    btn.textContent = on ? 'tree' : 'timeline';
+    if (!on) this.paint();
+  }
+
+  /** A bar was clicked: the tree, with that scope unfolded and selected. */
+  openFromTimeline(id) {
+    const line = this.model && this.model.byIdent.get(`s:${id}`);
+    if (!line) return;
+    this.toggleTimeline(false);
+    this.openPathTo(line);
+    this.overrides.set(line.data.id, true);
+    this.selected = line.ident;
+    this.flatten();
+    this.revealSelected('center');
+    this.paint();
   }
 
   // -- folding ------------------------------------------------------------
@@ -457,6 +598,15 @@ export class TreeView {
     const matchSet = this.matchSet;
     for (let i = first; i < last; i++) nodes.push(this.drawRow(this.rows[i], i, matchSet));
     this.canvas.replaceChildren(...nodes);
+    if (this.paged) {
+      // Open scopes on screen get their records; a "more" line on screen
+      // fetches the next page.
+      for (let i = first; i < last; i++) {
+        const l = this.rows[i];
+        if (l.kind === 'scope' && !l.loaded && !l.loadError && this.isOpen(l) && l.data.records > 0) this.loadScope(l);
+        else if (l.kind === 'more' && !l.parent.loading) this.loadScope(l.parent, { more: true });
+      }
+    }
     const sel = this.model.byIdent.get(this.selected);
     if (sel && this.visibleRow(sel) >= first && this.visibleRow(sel) < last) {
       this.scroller.setAttribute('aria-activedescendant', `line-${sel.uid}`);
@@ -478,7 +628,9 @@ export class TreeView {
       dataset: { row: String(i), ident: l.ident, kind: l.kind },
     };
     let row;
-    if (l.kind === 'scope') {
+    if (l.kind === 'more') {
+      row = moreRow(l, attrs);
+    } else if (l.kind === 'scope') {
       const open = this.isOpen(l);
       cls.push(`st-${d.status}`);
       if (d.foreign) cls.push('foreign');
@@ -581,10 +733,11 @@ export class TreeView {
       details.showRecord(line.data);
       if (!keepUrl && line.data.key) history.replaceState(null, '', taskHref(line.data.key));
     } else {
-      const records = line.children.filter((c) => c.kind === 'record').length + (this.model.opening.has(line.data.id) ? 1 : 0);
+      const own = line.children.filter((c) => c.kind === 'record').length + (this.model.opening.has(line.data.id) ? 1 : 0);
+      const subs = line.children.filter((c) => c.kind === 'scope').length;
       details.showScope(line.data, {
-        records,
-        subtasks: line.children.length - line.children.filter((c) => c.kind === 'record').length,
+        records: line.data.records ?? own,
+        subtasks: subs,
         opening: this.model.opening.get(line.data.id),
       });
       if (!keepUrl) history.replaceState(null, '', taskHref(line.data.id));
@@ -603,6 +756,10 @@ export class TreeView {
     const line = this.model.byIdent.get(rowEl.dataset.ident);
     if (!line) return;
     this.scroller.focus({ preventScroll: true });
+    if (line.kind === 'more') {
+      this.loadScope(line.parent, { more: true });
+      return;
+    }
     if (line.kind === 'record') {
       this.select(line, { reveal: false });
       this.showDetails(line);
@@ -667,6 +824,9 @@ export class TreeView {
         return true;
       case 'Enter':
         this.showDetails(line);
+        return true;
+      case 't':
+        this.toggleTimeline();
         return true;
       case 'e':
         this.expandAll();

@@ -1,0 +1,90 @@
+//! Trees in parts over HTTP (docs/http-api.md, "Paged trees"): a task's
+//! scope skeleton, one scope's records a page at a time, and the path to a
+//! key. The whole-tree call (`/api/tree/{id}`) stays for scripts.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use distlog_proto::{parse_any, Key};
+use serde_json::{json, Value};
+
+use crate::http::{Api, ApiError};
+use crate::storage::now;
+
+/// Records per page unless the caller asks for another number.
+const DEFAULT_PAGE: usize = 1000;
+/// The most records one page holds, whatever the caller asks.
+const MAX_PAGE: usize = 20_000;
+
+pub(crate) fn router() -> Router<Api> {
+    Router::new()
+        .route("/api/skeleton/{*id}", get(skeleton))
+        .route("/api/scope/{*id}", get(scope))
+        .route("/api/path/{*key}", get(key_path))
+}
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+fn bad(what: &str, e: impl std::fmt::Display) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, format!("{what}: {e}"))
+}
+
+fn not_found(what: String) -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, what)
+}
+
+async fn skeleton(State(api): State<Api>, Path(id): Path<String>) -> ApiResult {
+    let (scope, _) = parse_any(&id).map_err(|e| bad("not a task id, scope id or key", e))?;
+    let root = scope.root.clone();
+    let skel = api.query(move |r| Ok(r.skeleton(&root, now())?)).await?;
+    match skel {
+        Some(s) => Ok(Json(json!(s))),
+        None => Err(not_found(format!("no records of task {}", scope.root))),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct PageParams {
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn scope(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    Query(p): Query<PageParams>,
+) -> ApiResult {
+    let (scope, seq) = parse_any(&id).map_err(|e| bad("not a scope id", e))?;
+    if seq.is_some() {
+        return Err(bad(
+            "not a scope id",
+            "a key; ask /api/path/{key} for its page",
+        ));
+    }
+    let limit = p.limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(bad(
+            "limit",
+            format!("{limit} is not between 1 and {MAX_PAGE}"),
+        ));
+    }
+    let root = scope.root.clone();
+    let path: String = scope.path.iter().map(|n| format!("/{n}")).collect();
+    let page = api
+        .query(move |r| Ok(r.scope_page(&root, &path, p.after.as_deref(), limit)?))
+        .await?;
+    match page {
+        Some(page) => Ok(Json(json!(page))),
+        None => Err(not_found(format!("no records of task {}", scope.root))),
+    }
+}
+
+async fn key_path(State(api): State<Api>, Path(key): Path<String>) -> ApiResult {
+    let parsed = Key::parse(&key).map_err(|e| bad("not a key", e))?;
+    let path = api.query(move |r| Ok(r.key_path(&parsed)?)).await?;
+    match path {
+        Some(p) => Ok(Json(json!(p))),
+        None => Err(not_found(format!("no record with key {key}"))),
+    }
+}

@@ -1,0 +1,325 @@
+//! Trees in parts: a task's scope skeleton without its records, one scope's
+//! records a page at a time, and the scopes on the way to a key. A viewer
+//! paints the skeleton first and reads records only for what it unfolds, so
+//! the first paint of a 500,000-record task does not carry 500,000 records.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::Serialize;
+
+use super::{row, Reader};
+use crate::catalog;
+use crate::entry::EntryRef;
+use crate::tree::{self, Entry, ScopeNode};
+use crate::{RecordRow, Status, StoreError};
+
+/// A task's scopes without their records.
+#[derive(Debug, Clone, Serialize)]
+pub struct Skeleton {
+    pub root: String,
+    /// How many records the task holds.
+    pub records: usize,
+    /// How many scopes the skeleton holds.
+    pub scopes: usize,
+    pub scope: ScopeSummary,
+}
+
+/// One scope of a skeleton: what the tree says of it, and counts in place
+/// of its records.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScopeSummary {
+    pub id: String,
+    pub path: String,
+    pub message: Option<String>,
+    pub status: Status,
+    pub started: Option<f64>,
+    pub ended: Option<f64>,
+    pub duration: Option<f64>,
+    pub host: Option<String>,
+    pub process: Option<i64>,
+    pub foreign: bool,
+    /// The scope's own context fields (from its opening record).
+    pub context: Option<serde_json::Value>,
+    /// The scope's own records.
+    pub records: usize,
+    /// Records of the scope and everything below it.
+    pub total_records: usize,
+    /// Own records at ERROR level or above.
+    pub errors: usize,
+    /// Failed scopes here and below.
+    pub failures: usize,
+    pub children: Vec<ScopeSummary>,
+}
+
+/// One page of a scope's records, in the tree's order (by seq, then id).
+#[derive(Debug, Clone, Serialize)]
+pub struct ScopePage {
+    /// The scope id, `<root>[/<n>]*`.
+    pub scope: String,
+    /// How many records the scope holds (all pages).
+    pub total: usize,
+    /// How many of them come before this page.
+    pub offset: usize,
+    pub records: Vec<RecordRow>,
+    /// The cursor of the next page, `None` on the last.
+    pub next: Option<String>,
+}
+
+/// The scopes from the root down to the scope a key names, and where in
+/// that scope's records the key sits.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyPath {
+    pub key: String,
+    /// Scope ids, the root first and the key's own scope last.
+    pub scopes: Vec<String>,
+    /// How many of the scope's records come before the key's.
+    pub offset: usize,
+    /// A cursor whose page starts with the key's record (`None`: the
+    /// first page does).
+    pub cursor: Option<String>,
+}
+
+#[derive(Default)]
+struct Counts {
+    records: usize,
+    errors: usize,
+    /// The scope's first record by (seq, id), for a scope whose opening
+    /// record never came: the tree takes its start from it.
+    first: Option<((i64, i64), RecordRow)>,
+}
+
+/// The (seq, id) a scope orders its records by; also the cursor's content.
+fn order(seq: Option<i64>, id: i64) -> (i64, i64) {
+    (seq.unwrap_or(i64::MAX), id)
+}
+
+fn parse_path(text: &str) -> Vec<u32> {
+    text.split('/').filter_map(|s| s.parse().ok()).collect()
+}
+
+/// Parses a cursor, `<seq>.<id>` as [`ScopePage::next`] gives it.
+fn parse_cursor(text: &str) -> Result<(i64, i64), StoreError> {
+    let bad = || StoreError::BadQuery(format!("not a page cursor: {text:?}"));
+    let (seq, id) = text.split_once('.').ok_or_else(bad)?;
+    Ok((
+        seq.parse().map_err(|_| bad())?,
+        id.parse().map_err(|_| bad())?,
+    ))
+}
+
+fn cursor(at: (i64, i64)) -> String {
+    format!("{}.{}", at.0, at.1)
+}
+
+impl Reader {
+    /// The scope skeleton of task `root`: every scope with its status,
+    /// times, host and process and counts, no records. Decodes the task's
+    /// records once but keeps only the scopes' opening and closing ones.
+    pub fn skeleton(&self, root: &str, now: f64) -> Result<Option<Skeleton>, StoreError> {
+        let silent_since = self.silent_since(now);
+        let Some((task, row_)) = catalog::task_one(&self.conn, root, silent_since)? else {
+            return Ok(None);
+        };
+        let counts: RefCell<FxHashMap<Vec<u32>, Counts>> = RefCell::default();
+        // Scope paths as written, each parsed once.
+        let parsed: RefCell<FxHashMap<String, Vec<u32>>> = RefCell::default();
+        let processes: RefCell<FxHashSet<(String, i64)>> = RefCell::default();
+        let last_proc: RefCell<Option<(String, i64)>> = RefCell::default();
+        let total = RefCell::new(0usize);
+        let hint = usize::try_from(row_.records).unwrap_or(0).min(4096);
+        let keep = |e: &EntryRef<'_>| {
+            *total.borrow_mut() += 1;
+            let text = e.key.map_or("", |k| k.1);
+            let path = {
+                let mut parsed = parsed.borrow_mut();
+                match parsed.get(text) {
+                    Some(p) => p.clone(),
+                    None => {
+                        let p = parse_path(text);
+                        parsed.insert(text.to_owned(), p.clone());
+                        p
+                    }
+                }
+            };
+            if let Some(p) = e.process {
+                // Runs of one process are the rule: no key built for those.
+                let mut last = last_proc.borrow_mut();
+                if last.as_ref().is_none_or(|(h, lp)| *lp != p || h != e.host) {
+                    processes.borrow_mut().insert((e.host.to_owned(), p));
+                    *last = Some((e.host.to_owned(), p));
+                }
+            }
+            let mut counts = counts.borrow_mut();
+            let c = counts.entry(path).or_default();
+            c.records += 1;
+            if e.levelno >= 40 {
+                c.errors += 1;
+            }
+            let id = i64::try_from(e.id).unwrap_or(i64::MAX);
+            let at = order(e.key.and_then(|k| i64::try_from(k.2).ok()), id);
+            if c.first.as_ref().is_none_or(|(f, _)| at < *f) {
+                c.first = Some((at, row(e, false)));
+            }
+            e.event.is_some()
+        };
+        let mut rows = self.task_records(task, false, hint, keep)?;
+        let total = total.into_inner();
+        if total == 0 {
+            return Ok(None);
+        }
+        let counts = counts.into_inner();
+        let have: FxHashSet<i64> = rows.iter().map(|r| r.id).collect();
+        for c in counts.values() {
+            if let Some((_, first)) = &c.first {
+                if !have.contains(&first.id) {
+                    rows.push(first.clone());
+                }
+            }
+        }
+        let last_seen = catalog::last_seen(
+            &self.conn,
+            processes.into_inner().into_iter().collect::<Vec<_>>(),
+        )?;
+        let tree = tree::build(root, rows, &last_seen, silent_since);
+        let mut scopes = 0;
+        let scope = summarise(tree.scope, &counts, &mut scopes);
+        Ok(Some(Skeleton {
+            root: root.to_owned(),
+            records: total,
+            scopes,
+            scope,
+        }))
+    }
+
+    /// A page of at most `limit` records of scope `path` (`""` or `/1/3`)
+    /// of task `root`, those after `after` (a cursor from the page before).
+    pub fn scope_page(
+        &self,
+        root: &str,
+        path: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Option<ScopePage>, StoreError> {
+        let after = after.map(parse_cursor).transpose()?;
+        let Some(mut rows) = self.scope_rows(root, path)? else {
+            return Ok(None);
+        };
+        let total = rows.len();
+        let offset = match after {
+            Some(a) => rows.partition_point(|r| order(r.seq, r.id) <= a),
+            None => 0,
+        };
+        let end = offset.saturating_add(limit.max(1)).min(total);
+        let next = (end < total).then(|| {
+            let last = &rows[end - 1];
+            cursor(order(last.seq, last.id))
+        });
+        rows.truncate(end);
+        let records = rows.split_off(offset);
+        Ok(Some(ScopePage {
+            scope: format!("{root}{}", canonical(path)),
+            total,
+            offset,
+            records,
+            next,
+        }))
+    }
+
+    /// The scopes from the root to the record with key `seq@<scope-id>`,
+    /// and where that record sits among its scope's; `None` without it.
+    pub fn key_path(&self, key: &distlog_proto::Key) -> Result<Option<KeyPath>, StoreError> {
+        let root = key.scope.root.clone();
+        let path_text: String = key.scope.path.iter().map(|n| format!("/{n}")).collect();
+        let Some(rows) = self.scope_rows(&root, &path_text)? else {
+            return Ok(None);
+        };
+        let Some(offset) = rows
+            .iter()
+            .position(|r| r.seq == i64::try_from(key.seq).ok())
+        else {
+            return Ok(None);
+        };
+        let mut scopes = vec![root.clone()];
+        let mut at = root.clone();
+        for n in &key.scope.path {
+            at = format!("{at}/{n}");
+            scopes.push(at.clone());
+        }
+        let cursor = offset
+            .checked_sub(1)
+            .map(|i| cursor(order(rows[i].seq, rows[i].id)));
+        Ok(Some(KeyPath {
+            key: format!("{}@{root}{path_text}", key.seq),
+            scopes,
+            offset,
+            cursor,
+        }))
+    }
+
+    /// Every record of one scope, in the tree's order; `None` when the
+    /// task is unknown.
+    fn scope_rows(&self, root: &str, path: &str) -> Result<Option<Vec<RecordRow>>, StoreError> {
+        let Some((task, _)) = catalog::task_one(&self.conn, root, 0.0)? else {
+            return Ok(None);
+        };
+        let want = parse_path(path);
+        // A scope path is compared as written first: parsing it per record
+        // was most of a big scan.
+        let seen: RefCell<HashMap<String, bool>> = RefCell::default();
+        let keep = |e: &EntryRef<'_>| {
+            let text = e.key.map_or("", |k| k.1);
+            if let Some(hit) = seen.borrow().get(text) {
+                return *hit;
+            }
+            let hit = parse_path(text) == want;
+            seen.borrow_mut().insert(text.to_owned(), hit);
+            hit
+        };
+        let mut rows = self.task_records(task, false, 0, keep)?;
+        rows.sort_by_key(|r| order(r.seq, r.id));
+        Ok(Some(rows))
+    }
+}
+
+fn canonical(path: &str) -> String {
+    parse_path(path).iter().map(|n| format!("/{n}")).collect()
+}
+
+fn summarise(
+    node: ScopeNode,
+    counts: &FxHashMap<Vec<u32>, Counts>,
+    scopes: &mut usize,
+) -> ScopeSummary {
+    *scopes += 1;
+    let own = counts.get(&parse_path(&node.path));
+    let children: Vec<ScopeSummary> = node
+        .entries
+        .into_iter()
+        .filter_map(|e| match e {
+            Entry::Scope(s) => Some(summarise(s, counts, scopes)),
+            Entry::Record(_) => None,
+        })
+        .collect();
+    let records = own.map_or(0, |c| c.records);
+    ScopeSummary {
+        total_records: records + children.iter().map(|c| c.total_records).sum::<usize>(),
+        failures: usize::from(node.status == Status::Failed)
+            + children.iter().map(|c| c.failures).sum::<usize>(),
+        errors: own.map_or(0, |c| c.errors),
+        records,
+        id: node.id,
+        path: node.path,
+        message: node.message,
+        status: node.status,
+        started: node.started,
+        ended: node.ended,
+        duration: node.duration,
+        host: node.host,
+        process: node.process,
+        foreign: node.foreign,
+        context: node.context,
+        children,
+    }
+}
