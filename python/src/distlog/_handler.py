@@ -7,8 +7,8 @@ from typing import Any, Optional, Union
 
 import zmq
 
-from ._curve import load_curve
 from . import _metrics
+from ._curve import load_curve
 from ._formatters import JSONFormatter, PickleFormatter, record_body
 from ._levels import Control, control_endpoint
 from ._sender import Sender
