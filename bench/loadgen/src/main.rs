@@ -97,6 +97,10 @@ struct SendArgs {
     /// How long to wait, at the end, for queued messages to leave.
     #[arg(long, default_value_t = 60_000)]
     linger_ms: i32,
+    /// Send over CURVE: the server's public key (a `.pub` file or its 40
+    /// Z85 characters) and this sender's `.key` file (`distlog keygen`).
+    #[arg(long, num_args = 2, value_names = ["SERVER_KEY", "KEY_FILE"])]
+    curve: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -159,6 +163,13 @@ fn send(a: &SendArgs) -> Result<()> {
     ];
     let seed = a.seed.unwrap_or_else(|| (epoch() * 1e6) as u64);
     let sim_epoch = epoch();
+    let curve = match &a.curve[..] {
+        [server, own] => Some((
+            distlog_keys::read_public(server).context("--curve SERVER_KEY")?,
+            distlog_keys::KeyPair::read(std::path::Path::new(own)).context("--curve KEY_FILE")?,
+        )),
+        _ => None,
+    };
     let ctx = zmq::Context::new();
     let threads = a.connections as usize;
     // Every thread, and this one, meet here once connected (and encoded).
@@ -172,6 +183,17 @@ fn send(a: &SendArgs) -> Result<()> {
         socket
             .set_linger(a.linger_ms)
             .context("setting ZMQ_LINGER")?;
+        if let Some((server, pair)) = &curve {
+            socket
+                .set_curve_serverkey(server)
+                .context("ZMQ_CURVE_SERVERKEY")?;
+            socket
+                .set_curve_publickey(&pair.public)
+                .context("ZMQ_CURVE_PUBLICKEY")?;
+            socket
+                .set_curve_secretkey(&pair.secret)
+                .context("ZMQ_CURVE_SECRETKEY")?;
+        }
         socket
             .connect(&a.endpoint)
             .with_context(|| format!("connecting to {}", a.endpoint))?;
