@@ -23,6 +23,8 @@ done
 if [ "$missing" = 1 ]; then
   if [ "$DISTLOG_BIN_DIR" = "$PWD/target/release" ]; then
     echo "bench smoke: building distlogd, distlog and distlog-loadgen (release)" >&2
+    # The build links the system libzmq (.cargo/config.toml): install it first.
+    scripts/bootstrap.sh >&2 || exit 1
     cargo build --release --quiet -p distlogd -p distlog-cli -p distlog-loadgen || exit 1
   else
     echo "bench smoke: distlogd, distlog or distlog-loadgen missing in $DISTLOG_BIN_DIR" >&2

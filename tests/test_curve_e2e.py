@@ -177,6 +177,9 @@ def test_bad_keys_and_files_are_clear_errors(tmp_path: Path, keys: dict[str, Pat
         distlog.ZmqHandler("tcp://127.0.0.1:1", curve_server_key=str(keys["server_pub"]))
     with pytest.raises(ValueError, match="neither a CURVE key"):
         distlog.ZmqHandler("tcp://127.0.0.1:1", curve_server_key="short", curve_key=str(keys["client_key"]))
+    # The right length and alphabet, but its groups overflow 32 bits.
+    with pytest.raises(ValueError, match="not a CURVE key"):
+        distlog.ZmqHandler("tcp://127.0.0.1:1", curve_server_key="#" * 40, curve_key=str(keys["client_key"]))
     with pytest.raises(ValueError, match="needs both"):
         distlog.ZmqHandler(
             "tcp://127.0.0.1:1", curve_server_key=str(keys["server_pub"]), curve_key=str(keys["client_pub"])

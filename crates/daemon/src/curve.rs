@@ -120,10 +120,16 @@ pub fn start_zap(
             while !stop.load(Relaxed) {
                 let frames = match socket.recv_multipart(0) {
                     Ok(f) => f,
-                    Err(zmq::Error::EAGAIN) => continue,
+                    // A signal landing on this thread interrupts libzmq's
+                    // poll: that is no reason to stop authenticating.
+                    Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => continue,
                     Err(e) => {
-                        tracing::error!("ZAP handler stopped: {e}");
-                        return;
+                        // Without a handler libzmq admits every CURVE
+                        // client: fail closed rather than run open.
+                        tracing::error!(
+                            "the CURVE ZAP handler failed ({e}); stopping distlogd rather than admit unauthenticated clients"
+                        );
+                        std::process::abort();
                     }
                 };
                 let reply = answer(&frames, &mut keys, &mut last_log);
@@ -165,8 +171,11 @@ pub fn start_monitor(
             while !stop.load(Relaxed) {
                 let frames = match watch.recv_multipart(0) {
                     Ok(f) => f,
-                    Err(zmq::Error::EAGAIN) => continue,
-                    Err(_) => return,
+                    Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => continue,
+                    Err(e) => {
+                        tracing::error!("the intake monitor stopped ({e}): refusals are no longer counted");
+                        return;
+                    }
                 };
                 let Some((event, value)) = parse_event(&frames) else {
                     continue;

@@ -199,9 +199,12 @@ fn run(args: Args) -> Result<()> {
         (Some(key), Some(allow)) => Some(curve::CurveConfig::load(key, allow)?),
         _ => None,
     };
+    // The ZAP handler and the monitor stop only once the sockets they guard
+    // are closed: libzmq admits any CURVE client while no handler is bound.
+    let curve_stop = Arc::new(AtomicBool::new(false));
     let mut curve_threads = Vec::new();
     if let Some(c) = &curve {
-        curve_threads.push(curve::start_zap(&ctx, c.allow.clone(), stop.clone())?);
+        curve_threads.push(curve::start_zap(&ctx, c.allow.clone(), curve_stop.clone())?);
     }
     let (intake, bound) = intake::Intake::bind(
         &ctx,
@@ -216,7 +219,7 @@ fn run(args: Args) -> Result<()> {
                     &ctx,
                     socket,
                     stats.refused.clone(),
-                    stop.clone(),
+                    curve_stop.clone(),
                 )?);
             }
             Ok(())
@@ -304,10 +307,11 @@ fn run(args: Args) -> Result<()> {
     tracing::info!("stopping: draining intake and flushing sinks");
     stop.store(true, Relaxed);
     let _ = intake_thread.join();
-    for t in curve_threads {
+    if let Some(t) = levels_thread {
         let _ = t.join();
     }
-    if let Some(t) = levels_thread {
+    curve_stop.store(true, Relaxed);
+    for t in curve_threads {
         let _ = t.join();
     }
     // Dropping the last pipeline closes every sink's queue; each drains it.

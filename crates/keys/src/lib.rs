@@ -172,6 +172,11 @@ impl KeyPair {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
         let mut f = opts.open(&key).map_err(io(&key))?;
+        // The mode above applies only to a new file; one replaced with
+        // --force keeps its old mode unless set here.
+        #[cfg(unix)]
+        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .map_err(io(&key))?;
         f.write_all(self.to_key_file().as_bytes())
             .map_err(io(&key))?;
         std::fs::write(&public, format!("{}\n", self.public_z85())).map_err(io(&public))?;

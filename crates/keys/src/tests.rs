@@ -27,7 +27,18 @@ fn the_key_file_is_private_and_is_not_replaced_without_force() {
         Err(KeyError::Exists(_))
     ));
     assert_eq!(KeyPair::read(&key).expect("valid"), pair);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    }
     other.write(dir.path(), "svc", true).expect("valid");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o077, 0, "replaced with --force: mode {mode:o}");
+    }
     assert_eq!(KeyPair::read(&key).expect("valid"), other);
 }
 

@@ -14,7 +14,8 @@ import zmq
 
 __all__ = ["CurveKeys", "load_curve"]
 
-_Z85 = set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#")
+_Z85_ORDER = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
+_Z85 = set(_Z85_ORDER)
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,24 @@ def load_curve(server_key: str, key_file: Union[str, os.PathLike[str]]) -> Curve
 
 
 def _check(text: str, what: str) -> bytes:
-    if len(text) != 40 or not set(text) <= _Z85:
+    if len(text) != 40 or not set(text) <= _Z85 or not _decodes(text):
         raise ValueError(
             f"{what}: not a CURVE key (expected 40 characters of Z85, as `distlog keygen` writes)"
         )
     return text.encode("ascii")
+
+
+def _decodes(text: str) -> bool:
+    # Each 5-character group must fit 32 bits, as libzmq and the Rust
+    # side require (a key starting with `#` does not).
+    value = 0
+    for n, ch in enumerate(text):
+        value = value * 85 + _Z85_ORDER.index(ch)
+        if n % 5 == 4:
+            if value >= 1 << 32:
+                return False
+            value = 0
+    return True
 
 
 def _read(path: str, what: str) -> str:
