@@ -184,15 +184,7 @@ fn send(a: &SendArgs) -> Result<()> {
             .set_linger(a.linger_ms)
             .context("setting ZMQ_LINGER")?;
         if let Some((server, pair)) = &curve {
-            socket
-                .set_curve_serverkey(server)
-                .context("ZMQ_CURVE_SERVERKEY")?;
-            socket
-                .set_curve_publickey(&pair.public)
-                .context("ZMQ_CURVE_PUBLICKEY")?;
-            socket
-                .set_curve_secretkey(&pair.secret)
-                .context("ZMQ_CURVE_SECRETKEY")?;
+            distlog_keys::make_client(&socket, server, pair).context("setting CURVE keys")?;
         }
         socket
             .connect(&a.endpoint)

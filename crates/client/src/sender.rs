@@ -47,9 +47,7 @@ pub struct Curve {
 impl Curve {
     /// Makes `socket` a CURVE client of the daemon.
     pub(crate) fn apply(&self, socket: &zmq::Socket) -> Result<(), zmq::Error> {
-        socket.set_curve_serverkey(&self.server_public)?;
-        socket.set_curve_publickey(&self.pair.public)?;
-        socket.set_curve_secretkey(&self.pair.secret)
+        distlog_keys::make_client(socket, &self.server_public, &self.pair)
     }
 }
 

@@ -184,6 +184,18 @@ impl KeyPair {
     }
 }
 
+/// Makes `socket` a CURVE client of the server whose public key is
+/// `server`, authenticating with `own`. Set before `connect`.
+pub fn make_client(
+    socket: &zmq::Socket,
+    server: &[u8; 32],
+    own: &KeyPair,
+) -> Result<(), zmq::Error> {
+    socket.set_curve_serverkey(server)?;
+    socket.set_curve_publickey(&own.public)?;
+    socket.set_curve_secretkey(&own.secret)
+}
+
 /// A public key given as its 40 Z85 characters, or as the path of a
 /// `.pub` or `.key` file holding it.
 pub fn read_public(key_or_path: &str) -> Result<[u8; 32], KeyError> {
