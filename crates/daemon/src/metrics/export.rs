@@ -98,6 +98,11 @@ fn daemon_figures(
         counter_family(refused),
     );
     r.register(
+        "intake_removed_key_messages",
+        "Messages dropped because their connection's CURVE key was taken off the allow-list",
+        c(stats.refused.removed_key_messages.load(Relaxed)),
+    );
+    r.register(
         "key_errors",
         "Records kept whose context.key was malformed",
         c(stats.key_errors.load(Relaxed)),
