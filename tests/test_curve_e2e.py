@@ -185,6 +185,31 @@ def test_bad_keys_and_files_are_clear_errors(tmp_path: Path, keys: dict[str, Pat
         distlog.ZmqHandler(
             "tcp://127.0.0.1:1", curve_server_key=str(keys["server_pub"]), curve_key=str(keys["client_pub"])
         )
+    # The public line of one pair with the secret line of another.
+    mixed = keys["client_key"].parent / "mixed.key"
+    lines = keys["client_key"].read_text().splitlines()
+    secret = next(x for x in keys["stranger_key"].read_text().splitlines() if x.startswith("secret-key"))
+    mixed.write_text("\n".join(secret if x.startswith("secret-key") else x for x in lines) + "\n")
+    with pytest.raises(ValueError, match="not the public half"):
+        distlog.ZmqHandler(
+            "tcp://127.0.0.1:1", curve_server_key=str(keys["server_pub"]), curve_key=str(mixed)
+        )
+    assert (
+        "not the public half"
+        in subprocess.run(
+            [
+                str(BIN_DIR / "examples" / "tutorial"),
+                "--endpoint",
+                "tcp://127.0.0.1:1",
+                "--curve",
+                str(keys["server_pub"]),
+                str(mixed),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=PATIENCE,
+        ).stderr
+    )
 
 
 def test_a_handler_refused_for_bad_keys_leaves_nothing_behind_at_exit(tmp_path: Path) -> None:
