@@ -22,12 +22,15 @@ mod compile;
 mod condition;
 mod error;
 mod filter;
+mod sample;
 mod spec;
 mod subject;
+pub mod tail;
 
 pub use condition::Condition;
 pub use error::RuleError;
 pub use filter::parse_filter;
+pub use sample::sample_point;
 pub use spec::ConditionSpec;
 pub use subject::{JsonSubject, RecordSubject, Subject};
 
