@@ -215,7 +215,7 @@ def test_failed_trees_are_kept_whole_and_the_others_sampled(tmp_path: Path) -> N
         daemon.wait_stored(total + 6)
         stats = daemon.wait_for("the foreign failure decided", lambda s: s["tail"]["decided"]["failed"] >= 9)
         failed.add(foreign_root)
-        everything = roots + [foreign_root]
+        everything = [*roots, foreign_root]
 
         # Whole trees of failed tasks, and nothing else, in `failed`.
         in_failed = by_root(lines(tmp_path / "failed.jsonl"))
