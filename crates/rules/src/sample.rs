@@ -49,7 +49,10 @@ mod tests {
         let a = hash("e252a11f-0000-4000-8000-000000000001");
         let b = hash("e252a11f-0000-4000-8000-000000000002");
         assert_ne!(a, b);
-        assert!((a ^ b).count_ones() > 16, "one character should flip many bits");
+        assert!(
+            (a ^ b).count_ones() > 16,
+            "one character should flip many bits"
+        );
         assert_eq!(threshold(0.0), Some(0));
         assert_eq!(threshold(1.0), None);
         assert_eq!(threshold(0.5), Some(1 << 63));

@@ -252,11 +252,9 @@ impl<T> Tail<T> {
             );
         };
         match event {
-            Some(ScopeEvent::Open) => {
-                if task.open_scopes.insert(path.to_vec()) {
-                    task.bytes += scope_cost(path);
-                    self.held_bytes += scope_cost(path);
-                }
+            Some(ScopeEvent::Open) if task.open_scopes.insert(path.to_vec()) => {
+                task.bytes += scope_cost(path);
+                self.held_bytes += scope_cost(path);
             }
             Some(ScopeEvent::Close | ScopeEvent::Fail) => {
                 if task.open_scopes.remove(path) {
@@ -267,7 +265,7 @@ impl<T> Tail<T> {
                     task.root_closed = true;
                 }
             }
-            None => {}
+            Some(ScopeEvent::Open) | None => {}
         }
         if event == Some(ScopeEvent::Fail) {
             let decision = self.decide(id, Why::Failed, true);

@@ -60,3 +60,82 @@ impl TailConfig {
         Ok(l)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::config::{ConfigFile, Plan};
+
+    fn compile(yaml: &str) -> anyhow::Result<Plan> {
+        ConfigFile::parse(yaml)?.compile(Path::new("/tmp/default-store"))
+    }
+
+    fn error(yaml: &str) -> String {
+        format!("{:#}", compile(yaml).expect_err("must be rejected"))
+    }
+
+    const SINKS: &str = "sinks:\n  store: {type: store, path: /tmp/brief}\n  archive: {type: store, path: /tmp/archive}\n  failed: {type: file, path: /tmp/failed.jsonl}\n";
+
+    #[test]
+    fn tail_settings_compile_into_limits_and_default_sanely() {
+        let plan = compile(&format!(
+            "{SINKS}routes:\n  mode: all\n  tail: {{grace: 500ms, timeout: 2m, max_tasks: 50, max_bytes: 64MiB}}\n  rules:\n    - match: {{task: failed}}\n      to: [failed]\n    - match: {{any: [{{task: failed}}, {{sample: 0.1}}]}}\n      to: [archive]\n  default: [store]\n"
+        ))
+        .expect("valid");
+        assert_eq!(plan.tail.grace, Duration::from_millis(500));
+        assert_eq!(plan.tail.timeout, Duration::from_secs(120));
+        assert_eq!((plan.tail.max_tasks, plan.tail.max_bytes), (50, 64 << 20));
+        assert!(plan.rules.iter().all(|r| r.condition.needs_task()));
+        let plain = compile(&format!(
+            "{SINKS}routes:\n  mode: all\n  default: [store]\n"
+        ))
+        .expect("valid");
+        assert_eq!(plain.tail, distlog_rules::tail::TailLimits::default());
+    }
+
+    #[test]
+    fn bad_tail_settings_are_errors_that_say_where() {
+        let rules = "  default: [store]\n";
+        for (tail, want) in [
+            ("{grace: soon}", "routes.tail.grace"),
+            ("{timeout: 0s}", "routes.tail.timeout"),
+            ("{max_tasks: 0}", "max_tasks must be at least 1"),
+            ("{max_bytes: 0}", "max_bytes must be more than 0"),
+            (
+                "{grace: 2m, timeout: 1m}",
+                "longer than routes.tail.timeout",
+            ),
+            ("{grase: 1s}", "grase"),
+        ] {
+            let e = error(&format!(
+                "{SINKS}routes:\n  mode: all\n  tail: {tail}\n{rules}"
+            ));
+            assert!(e.contains(want), "{tail}: {e}");
+            assert!(e.contains("line "), "{tail}: {e}");
+        }
+        let e = error(&format!(
+            "{SINKS}routes:\n  mode: all\n  rules:\n    - match: {{task: done}}\n      to: [failed]\n{rules}"
+        ));
+        assert!(e.contains("task: \"done\" is not one of failed"), "{e}");
+        let e = error(&format!(
+            "{SINKS}routes:\n  mode: all\n  rules:\n    - match: {{sample: 2}}\n      to: [failed]\n{rules}"
+        ));
+        assert!(e.contains("between 0 and 1"), "{e}");
+    }
+
+    #[test]
+    fn two_store_sinks_need_two_paths() {
+        // Two stores, as for a short and a long retention: fine.
+        compile(SINKS).expect("two paths");
+        let e = error("sinks:\n  a: {type: store}\n  b: {type: store}\n");
+        assert!(
+            e.contains("store sinks \"a\" and \"b\" both use the store at /tmp/default-store"),
+            "{e}"
+        );
+        let e =
+            error("sinks:\n  a: {type: store, path: /tmp/x}\n  b: {type: store, path: /tmp/x}\n");
+        assert!(e.contains("one store takes one sink"), "{e}");
+    }
+}

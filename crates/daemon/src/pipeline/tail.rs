@@ -244,7 +244,10 @@ impl TailCounters {
             decided,
         );
         let records = Family::<Vec<(String, String)>, Counter>::default();
-        for (outcome, c) in [("kept", &self.records_kept), ("dropped", &self.records_dropped)] {
+        for (outcome, c) in [
+            ("kept", &self.records_kept),
+            ("dropped", &self.records_dropped),
+        ] {
             records
                 .get_or_create(&vec![("outcome".to_owned(), outcome.to_owned())])
                 .inc_by(n(c));
