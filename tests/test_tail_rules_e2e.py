@@ -240,6 +240,8 @@ def test_failed_trees_are_kept_whole_and_the_others_sampled(tmp_path: Path) -> N
             metrics = resp.read().decode()
         assert 'distlog_tail_decided_total{why="failed"} 9' in metrics, metrics
         assert "distlog_tail_held_tasks 0" in metrics
+        summary = daemon.cli("stats").stdout
+        assert "tail        0 tasks held" in summary and "decided 9 failed" in summary, summary
     finally:
         daemon.stop()
 
