@@ -16,6 +16,11 @@
 //! assert!(yaml.compile().unwrap().matches(&subject));
 //! assert!(parse_filter("level>=ERROR context.user=leo message~time(d)?.out").unwrap().matches(&subject));
 //! assert!(!parse_filter("host=web-*").unwrap().matches(&subject));
+//!
+//! // Routing on how the record's task ends (see `tail`): asked both ways.
+//! let kept: ConditionSpec = serde_saphyr::from_str("{any: [{task: failed}, {sample: 0.1}]}").unwrap();
+//! let kept = kept.compile().unwrap();
+//! assert!(kept.needs_task() && kept.matches_task(&subject, true));
 //! ```
 
 mod compile;
