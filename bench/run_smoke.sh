@@ -53,6 +53,7 @@ run() {
 }
 
 run ingest "$PYTHON" bench/ingest/run.py --smoke
+run tail-rules "$PYTHON" bench/ingest/tail.py --smoke
 run query "$PYTHON" bench/query/run.py --smoke
 run memory "$PYTHON" bench/memory/run.py --smoke
 run crash "$PYTHON" bench/crash/run.py --smoke

@@ -101,7 +101,12 @@ impl Intake {
             match self.socket.recv(&mut topic, flags) {
                 Ok(()) => {}
                 Err(zmq::Error::EAGAIN) if stopping => break,
-                Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => continue,
+                Err(zmq::Error::EAGAIN) => {
+                    // Idle: held tasks still come due (tail rules).
+                    pipeline.tick();
+                    continue;
+                }
+                Err(zmq::Error::EINTR) => continue,
                 Err(e) => {
                     tracing::error!("ZeroMQ receive failed: {e}; stopping intake");
                     break;

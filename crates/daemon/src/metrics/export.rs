@@ -25,6 +25,7 @@ pub async fn metrics_handler(State(api): State<Api>) -> Response {
     let sinks: Vec<Value> = pipeline.sinks.iter().map(|s| s.to_json()).collect();
     let mut registry = Registry::with_prefix("distlog");
     daemon_figures(&mut registry, &api.stats, &sinks, store.as_ref());
+    pipeline.tail_counters.register(&mut registry);
     api.stats.metrics.register(&mut registry);
     let mut out = String::new();
     match encode(&mut out, &registry) {

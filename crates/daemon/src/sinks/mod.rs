@@ -11,7 +11,7 @@ mod file;
 mod forward;
 mod runner;
 mod store;
-mod units;
+pub(crate) mod units;
 
 pub use runner::{SinkHandle, Threads};
 
