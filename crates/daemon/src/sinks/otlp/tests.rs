@@ -203,7 +203,7 @@ fn config(yaml: &str) -> Result<OtlpSinkConfig> {
 #[test]
 fn settings_are_checked() {
     assert!(config("endpoint: http://localhost:4318\n").is_ok());
-    let e = |y: &str| format!("{:#}", config(y).err().expect("an error"));
+    let e = |y: &str| format!("{:#}", config(y).expect_err("an error"));
     assert!(e("endpoint: https://otel.example\n").contains("plain http only"));
     assert!(e("endpoint: localhost:4318\n").contains("not an http:// URL"));
     assert!(e("endpoint: http://localhost:4318/v1/logs\n").contains("base URL"));
