@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -22,7 +23,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
-from conftest import PATIENCE, Daemon, run_python, tutorial_source
+from conftest import BIN_DIR, PATIENCE, Daemon, run_python, tutorial_source
 from distlog._trace import span_id as client_span_id
 from distlog._trace import trace_id as client_trace_id
 
@@ -110,7 +111,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_daemon(tmp_path: Path, endpoint: str) -> Daemon:
+def start_daemon(tmp_path: Path, endpoint: str, more: str = "") -> Daemon:
     config = tmp_path / "distlogd.yml"
     config.write_text(
         "sinks:\n"
@@ -120,7 +121,7 @@ def start_daemon(tmp_path: Path, endpoint: str) -> Daemon:
         f"    endpoint: {endpoint}\n"
         "    service_name: shop\n"
         "    batch: {size: 100, delay: 100ms}\n"
-        "    retry: {initial: 100ms, max: 500ms}\n"
+        "    retry: {initial: 100ms, max: 500ms}\n" + more
     )
     return Daemon(tmp_path / "store", "--config", str(config))
 
@@ -314,6 +315,31 @@ def test_a_4xx_is_counted_and_not_retried(tmp_path: Path, receiver: Receiver) ->
         lines.append(d.lines.get())
     refused = re.compile(r"refused \d+ log records: HTTP 400.*dropped, not retried")
     assert any(refused.search(line) for line in lines), lines
+
+
+def test_a_stalled_receiver_never_stalls_the_store_nor_the_stop(tmp_path: Path) -> None:
+    # Accepts connections and never answers.
+    stalled = socket.socket()
+    stalled.bind(("127.0.0.1", 0))
+    stalled.listen(16)
+    url = f"http://127.0.0.1:{stalled.getsockname()[1]}"
+    d = start_daemon(tmp_path, url, "    timeout: 1s\n    queue: {size: 100}\n    max_pending: 200\n")
+    try:
+        n = 5000
+        subprocess.run(
+            [str(BIN_DIR / "distlog-loadgen"), "send", "--endpoint", d.intake, "--count", str(n)],
+            capture_output=True,
+            timeout=PATIENCE,
+            check=True,
+        )
+        d.wait_stored(n)
+        s = wait_otel(d, "drops counted", lambda s: s["dropped"] > 0 and s["otlp"]["failed_attempts"] >= 1)
+        assert s["otlp"]["exported"] == {"logs": 0, "spans": 0}
+        assert s["accepted"] + s["dropped"] >= n, "every record was taken by the sink or counted as dropped"
+    finally:
+        d.stop()  # one more try, which times out, then the rest is dropped
+        stalled.close()
+    assert d.proc.returncode == 0
 
 
 if __name__ == "__main__":
