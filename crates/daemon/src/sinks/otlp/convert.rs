@@ -1,48 +1,25 @@
 //! Records into OpenTelemetry log records and, for the closing and failure
-//! records of scopes, spans; then batches of either into export requests.
+//! records of scopes, spans (the fields are listed in docs/otlp.md).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use distlog_proto::{ScopeEvent, System};
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{
-    any_value, AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList,
-};
-use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{
-    span, status, ResourceSpans, ScopeSpans, Span, Status,
-};
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::trace::v1::{span, status, Span, Status};
 use serde_json::{Map, Value};
 
 use super::ids;
+use super::request::{Item, Origin};
+use super::values::{any, kv, str_field, text};
 use crate::pipeline::Routed;
 
 /// Scopes whose opening record was seen and whose end was not, for the
 /// spans' start times and names. Past this many the oldest are forgotten:
 /// their spans then start at the closing record's time less its duration.
 const MAX_OPEN: usize = 100_000;
-/// How deep a context value is turned into OTLP maps and arrays; deeper
-/// parts go as JSON text.
-const MAX_VALUE_DEPTH: usize = 8;
 /// W3C trace flags: sampled. distlog exports every record it routes here.
 const SAMPLED: u32 = 1;
-
-/// What groups records into one OTLP resource: the process that sent them.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Origin {
-    host: String,
-    process: Option<i64>,
-    system: &'static str,
-}
-
-/// A log record or span with the process and logger it came from.
-pub struct Item<T> {
-    origin: Origin,
-    logger: String,
-    value: T,
-}
 
 #[derive(Default)]
 pub struct Converter {
@@ -176,51 +153,6 @@ pub fn severity(levelno: i64) -> i32 {
     }
 }
 
-fn str_field<'a>(body: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    body.get(name).and_then(Value::as_str)
-}
-
-fn kv(key: impl Into<String>, value: any_value::Value) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..Default::default()
-    }
-}
-
-fn text(s: impl Into<String>) -> any_value::Value {
-    any_value::Value::StringValue(s.into())
-}
-
-/// A JSON value as an OTLP value; `None` for null.
-fn any(v: &Value, depth: usize) -> Option<any_value::Value> {
-    use any_value::Value as V;
-    Some(match v {
-        Value::Null => return None,
-        Value::Bool(b) => V::BoolValue(*b),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => V::IntValue(i),
-            None => V::DoubleValue(n.as_f64().unwrap_or(0.0)),
-        },
-        Value::String(s) => V::StringValue(s.clone()),
-        _ if depth >= MAX_VALUE_DEPTH => V::StringValue(v.to_string()),
-        Value::Array(a) => V::ArrayValue(ArrayValue {
-            values: a
-                .iter()
-                .map(|x| AnyValue {
-                    value: any(x, depth + 1),
-                })
-                .collect(),
-        }),
-        Value::Object(m) => V::KvlistValue(KeyValueList {
-            values: m
-                .iter()
-                .filter_map(|(k, x)| any(x, depth + 1).map(|x| kv(k.clone(), x)))
-                .collect(),
-        }),
-    })
-}
-
 fn log_record(r: &Routed, body: &Map<String, Value>, time: u64, scope: Option<&str>) -> LogRecord {
     let rec = &r.record;
     let mut attributes = Vec::new();
@@ -350,80 +282,4 @@ fn failure_event(e: ScopeEvent, body: &Map<String, Value>, time: u64) -> Vec<spa
         attributes,
         ..Default::default()
     }]
-}
-
-fn resource(service: &str, o: &Origin) -> Resource {
-    let mut attributes = vec![
-        kv("service.name", text(service)),
-        kv("host.name", text(o.host.clone())),
-        kv("deployment.environment.name", text(o.system)),
-    ];
-    if let Some(p) = o.process {
-        attributes.push(kv("process.pid", any_value::Value::IntValue(p)));
-    }
-    Resource {
-        attributes,
-        ..Default::default()
-    }
-}
-
-/// Items grouped by process, then by logger, in the order first seen
-/// within each.
-fn group<T>(items: Vec<Item<T>>) -> BTreeMap<Origin, BTreeMap<String, Vec<T>>> {
-    let mut out: BTreeMap<Origin, BTreeMap<String, Vec<T>>> = BTreeMap::new();
-    for it in items {
-        out.entry(it.origin)
-            .or_default()
-            .entry(it.logger)
-            .or_default()
-            .push(it.value);
-    }
-    out
-}
-
-fn scope_of(logger: String) -> Option<InstrumentationScope> {
-    Some(InstrumentationScope {
-        name: logger,
-        ..Default::default()
-    })
-}
-
-pub fn logs_request(service: &str, items: Vec<Item<LogRecord>>) -> ExportLogsServiceRequest {
-    ExportLogsServiceRequest {
-        resource_logs: group(items)
-            .into_iter()
-            .map(|(origin, loggers)| ResourceLogs {
-                resource: Some(resource(service, &origin)),
-                scope_logs: loggers
-                    .into_iter()
-                    .map(|(logger, log_records)| ScopeLogs {
-                        scope: scope_of(logger),
-                        log_records,
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-            .collect(),
-    }
-}
-
-pub fn traces_request(service: &str, items: Vec<Item<Span>>) -> ExportTraceServiceRequest {
-    ExportTraceServiceRequest {
-        resource_spans: group(items)
-            .into_iter()
-            .map(|(origin, loggers)| ResourceSpans {
-                resource: Some(resource(service, &origin)),
-                scope_spans: loggers
-                    .into_iter()
-                    .map(|(logger, spans)| ScopeSpans {
-                        scope: scope_of(logger),
-                        spans,
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-            .collect(),
-    }
 }

@@ -13,7 +13,9 @@
 
 mod convert;
 pub mod ids;
+mod request;
 mod send;
+mod values;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -29,7 +31,8 @@ use super::runner::{self, Lost, SinkHandle, SinkStats, Threads, Worker};
 use super::units::parse_duration;
 use super::{QueueConfig, SinkConfig, WhenFull};
 use crate::pipeline::Routed;
-use convert::{Converter, Item};
+use convert::Converter;
+use request::Item;
 use send::{OtlpStats, Retry, Sender, Signal};
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -222,7 +225,7 @@ impl OtlpWorker {
         let items = std::mem::take(&mut self.logs);
         let n = items.len();
         if n > 0 {
-            let body = convert::logs_request(&self.settings.service, items).encode_to_vec();
+            let body = request::logs_request(&self.settings.service, items).encode_to_vec();
             self.sender.push(Signal::Logs, body, n);
         }
     }
@@ -231,7 +234,7 @@ impl OtlpWorker {
         let items = std::mem::take(&mut self.spans);
         let n = items.len();
         if n > 0 {
-            let body = convert::traces_request(&self.settings.service, items).encode_to_vec();
+            let body = request::traces_request(&self.settings.service, items).encode_to_vec();
             self.sender.push(Signal::Traces, body, n);
         }
     }

@@ -9,8 +9,9 @@ use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use serde_json::json;
 
-use super::convert::{logs_request, severity, traces_request, Converter};
+use super::convert::{severity, Converter};
 use super::ids::{hex, span_id, trace_id};
+use super::request::{logs_request, traces_request};
 use super::*;
 
 const U: &str = "e252a11f-d33d-483d-ba08-bc8f642b2f10";
