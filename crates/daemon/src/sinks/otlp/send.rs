@@ -229,14 +229,16 @@ impl Sender {
                     if signal == Signal::Logs {
                         self.sink_stats.dropped.fetch_add(items as u64, Relaxed);
                     }
-                    // Said every time, not at the error pace: a refused
-                    // request is a configuration problem someone must see.
-                    self.sink_stats.errors.fetch_add(1, Relaxed);
-                    tracing::error!(
-                        sink = self.name,
-                        "{} refused {items} {}: {why}; dropped, not retried (a 4xx answer means the request itself is wrong)",
-                        self.endpoint,
-                        signal.noun()
+                    // At the error pace: a receiver refusing everything
+                    // would otherwise log every batch.
+                    self.sink_stats.error(
+                        &self.name,
+                        &format!(
+                            "{} refused {items} {}: {why}; dropped, not retried (a 4xx answer means the request itself is wrong; {} refused so far)",
+                            self.endpoint,
+                            signal.noun(),
+                            self.stats.rejected.0[signal as usize].load(Relaxed),
+                        ),
                     );
                 }
                 Outcome::Retry { why, after } => {
