@@ -33,12 +33,14 @@ CALLER = f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"
 
 
 class Receiver:
-    """An OTLP/HTTP receiver on 127.0.0.1: keeps what it decodes, answers
-    each path with the status set for it (200 unless told)."""
+    """An OTLP/HTTP receiver on 127.0.0.1: answers each path with the
+    status set for it (200 unless told), and keeps what it decodes: in
+    `logs` and `spans` when it answered 200, else in `refused`."""
 
     def __init__(self, port: int = 0) -> None:
         self.logs: list[Any] = []  # (resource attributes, scope name, LogRecord)
         self.spans: list[Any] = []
+        self.refused: list[Any] = []
         self.requests: dict[str, int] = {"/v1/logs": 0, "/v1/traces": 0}
         self.status: dict[str, int] = {}
         self.lock = threading.Lock()
@@ -65,20 +67,22 @@ class Receiver:
             self.requests[path] = self.requests.get(path, 0) + 1
             status = self.status.get(path, 200)
             assert content_type == "application/x-protobuf"
+            keep_logs = self.logs if status == 200 else self.refused
+            keep_spans = self.spans if status == 200 else self.refused
             if path == "/v1/logs":
                 logs = ExportLogsServiceRequest.FromString(body)
                 for rl in logs.resource_logs:
                     res = attributes(rl.resource.attributes)
                     for sl in rl.scope_logs:
                         for r in sl.log_records:
-                            self.logs.append((res, sl.scope.name, r))
+                            keep_logs.append((res, sl.scope.name, r))
             elif path == "/v1/traces":
                 traces = ExportTraceServiceRequest.FromString(body)
                 for rs in traces.resource_spans:
                     res = attributes(rs.resource.attributes)
                     for ss in rs.scope_spans:
                         for s in ss.spans:
-                            self.spans.append((res, ss.scope.name, s))
+                            keep_spans.append((res, ss.scope.name, s))
             return status
 
     def wait(self, logs: int, spans: int) -> None:
@@ -302,9 +306,10 @@ def test_a_4xx_is_counted_and_not_retried(tmp_path: Path, receiver: Receiver) ->
             run_python(tmp_path, "tutorial.py", tutorial_source(d.intake))
             want = 7 * n
             stats = wait_otel(d, "refusals counted", lambda s, w=want: s["otlp"]["rejected"]["logs"] == w)
-        receiver.wait(logs=14, spans=4)
+        receiver.wait(logs=0, spans=4)
         time.sleep(0.5)  # a retry would land now
-        assert len(receiver.logs) == 14, "each refused record was sent once"
+        assert len(receiver.refused) == 14, "each refused record was sent once"
+        assert receiver.logs == []
         assert stats["otlp"]["exported"] == {"logs": 0, "spans": 4}
         assert stats["dropped"] == 14
         assert stats["errors"] >= 1
@@ -315,6 +320,25 @@ def test_a_4xx_is_counted_and_not_retried(tmp_path: Path, receiver: Receiver) ->
         lines.append(d.lines.get())
     refused = re.compile(r"refused \d+ log records: HTTP 400.*dropped, not retried")
     assert any(refused.search(line) for line in lines), lines
+
+
+def test_logs_failing_with_5xx_hold_up_neither_spans_nor_themselves_for_ever(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    receiver.status["/v1/logs"] = 503
+    d = start_daemon(tmp_path, receiver.url)
+    try:
+        run_python(tmp_path, "tutorial.py", tutorial_source(d.intake))
+        receiver.wait(logs=0, spans=2)
+        wait_otel(d, "log requests retried", lambda s: s["otlp"]["failed_attempts"] >= 3)
+        assert receiver.logs == [] and len(receiver.refused) >= 3 * 7
+        receiver.status["/v1/logs"] = 200
+        receiver.wait(logs=7, spans=2)
+        s = wait_otel(d, "the logs sent", lambda s: s["otlp"]["pending"] == {"logs": 0, "spans": 0})
+        assert s["otlp"]["exported"] == {"logs": 7, "spans": 2}
+        assert s["otlp"]["lost"] == {"logs": 0, "spans": 0} and s["dropped"] == 0
+    finally:
+        d.stop()
 
 
 def test_a_stalled_receiver_never_stalls_the_store_nor_the_stop(tmp_path: Path) -> None:

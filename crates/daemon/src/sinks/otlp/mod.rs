@@ -61,8 +61,9 @@ pub struct OtlpSinkConfig {
     pub timeout: Option<String>,
     #[serde(default)]
     pub retry: Option<RetryConfig>,
-    /// Log records plus spans held in requests waiting for the receiver
-    /// (default 50,000); past it new ones are dropped and counted.
+    /// Log records (and, apart, spans) held in requests waiting for the
+    /// receiver (default 50,000 each); past it new ones are dropped and
+    /// counted.
     #[serde(default)]
     pub max_pending: Option<usize>,
     #[serde(default)]
@@ -217,7 +218,9 @@ struct OtlpWorker {
     spans: Vec<Item<Span>>,
     /// When the oldest buffered item came in.
     since: Option<Instant>,
-    sender: Sender,
+    /// One per signal, indexed by `Signal`: a receiver that takes traces
+    /// but fails on logs (or the other way) holds up only that signal.
+    senders: [Sender; 2],
 }
 
 impl OtlpWorker {
@@ -226,7 +229,7 @@ impl OtlpWorker {
         let n = items.len();
         if n > 0 {
             let body = request::logs_request(&self.settings.service, items).encode_to_vec();
-            self.sender.push(Signal::Logs, body, n);
+            self.senders[Signal::Logs as usize].push(Signal::Logs, body, n);
         }
     }
 
@@ -235,7 +238,7 @@ impl OtlpWorker {
         let n = items.len();
         if n > 0 {
             let body = request::traces_request(&self.settings.service, items).encode_to_vec();
-            self.sender.push(Signal::Traces, body, n);
+            self.senders[Signal::Traces as usize].push(Signal::Traces, body, n);
         }
     }
 
@@ -249,13 +252,17 @@ impl OtlpWorker {
             self.flush_spans();
             self.since = None;
         }
-        self.sender.pump(false);
+        for s in &mut self.senders {
+            s.pump(false);
+        }
     }
 }
 
 impl Worker for OtlpWorker {
     fn attach(&mut self, stats: &Arc<SinkStats>) {
-        self.sender.sink_stats = stats.clone();
+        for s in &mut self.senders {
+            s.sink_stats = stats.clone();
+        }
     }
 
     fn write(&mut self, batch: &[Arc<Routed>]) -> Result<(), Lost> {
@@ -289,7 +296,9 @@ impl Worker for OtlpWorker {
     fn finish(&mut self) {
         self.flush_logs();
         self.flush_spans();
-        self.sender.pump(true);
+        for s in &mut self.senders {
+            s.pump(true);
+        }
     }
 }
 
@@ -300,22 +309,27 @@ pub fn start(
     threads: &Threads,
 ) -> Result<Arc<SinkHandle>> {
     let s = c.settings()?;
-    let sender = Sender::new(
-        name,
-        &c.endpoint,
-        s.headers.clone(),
-        s.timeout,
-        s.max_pending,
-        s.retry.clone(),
-    );
-    let stats: Arc<OtlpStats> = sender.stats.clone();
+    let stats = Arc::<OtlpStats>::default();
+    let sender = || {
+        let mut sender = Sender::new(
+            name,
+            &c.endpoint,
+            s.headers.clone(),
+            s.timeout,
+            s.max_pending,
+            s.retry.clone(),
+        );
+        sender.stats = stats.clone();
+        sender
+    };
+    let senders = [sender(), sender()];
     let worker = OtlpWorker {
         settings: s,
         converter: Converter::default(),
         logs: Vec::new(),
         spans: Vec::new(),
         since: None,
-        sender,
+        senders,
     };
     let handle = runner::spawn(
         name,
