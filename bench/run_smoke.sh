@@ -64,6 +64,7 @@ if [ -f bench/client/levels.py ]; then
   run levels "$PYTHON" bench/client/levels.py --smoke
 fi
 run tight-loop "$PYTHON" bench/client/tight_loop.py --smoke
+run otlp "$PYTHON" bench/otlp/run.py --smoke
 # The web UI in headless Chromium (scripts/test.sh installs it).
 if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
   run ui "$PYTHON" bench/ui/run.py --smoke

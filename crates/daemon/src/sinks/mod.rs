@@ -9,6 +9,7 @@ mod console;
 pub mod feed;
 mod file;
 mod forward;
+pub mod otlp;
 mod runner;
 mod store;
 pub(crate) mod units;
@@ -25,6 +26,7 @@ pub use console::ConsoleSinkConfig;
 pub use feed::FeedSinkConfig;
 pub use file::FileSinkConfig;
 pub use forward::ForwardSinkConfig;
+pub use otlp::OtlpSinkConfig;
 pub use store::StoreSinkConfig;
 
 /// One sink as configured; `type` picks the variant.
@@ -36,6 +38,7 @@ pub enum SinkConfig {
     Console(ConsoleSinkConfig),
     Feed(FeedSinkConfig),
     Forward(ForwardSinkConfig),
+    Otlp(OtlpSinkConfig),
 }
 
 /// A sink's queue between the router and its thread.
@@ -88,6 +91,7 @@ impl SinkConfig {
             SinkConfig::Console(_) => "console",
             SinkConfig::Feed(_) => "feed",
             SinkConfig::Forward(_) => "forward",
+            SinkConfig::Otlp(_) => "otlp",
         }
     }
 
@@ -97,6 +101,7 @@ impl SinkConfig {
             SinkConfig::File(c) => c.queue.as_ref(),
             SinkConfig::Console(c) => c.queue.as_ref(),
             SinkConfig::Forward(c) => c.queue.as_ref(),
+            SinkConfig::Otlp(c) => c.queue.as_ref(),
             SinkConfig::Feed(_) => None,
         }
     }
@@ -113,6 +118,7 @@ impl SinkConfig {
             SinkConfig::Console(c) => SinkConfig::Console(c),
             SinkConfig::Feed(c) => SinkConfig::Feed(c),
             SinkConfig::Forward(c) => SinkConfig::Forward(c.validated()?),
+            SinkConfig::Otlp(c) => SinkConfig::Otlp(c.validated()?),
         })
     }
 }
@@ -130,5 +136,6 @@ pub fn start(name: &str, config: &SinkConfig, threads: &Threads) -> Result<Arc<S
         SinkConfig::Console(c) => console::start(name, config, c, threads),
         SinkConfig::Feed(c) => Ok(feed::start(name, config, c)),
         SinkConfig::Forward(c) => forward::start(name, config, c, threads),
+        SinkConfig::Otlp(c) => otlp::start(name, config, c, threads),
     }
 }
