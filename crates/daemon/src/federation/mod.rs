@@ -301,3 +301,47 @@ async fn with_json(resp: Response, f: impl FnOnce(&mut Value)) -> Response {
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
     Response::from_parts(parts, axum::body::Body::from(v.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConfigFile;
+
+    #[test]
+    fn peers_are_http_base_urls() {
+        let ok = parse_peers(&[
+            "http://a:5080/".into(),
+            "http://a:5080".into(),
+            "http://b:1".into(),
+        ])
+        .expect("valid peers");
+        assert_eq!(ok, ["http://a:5080", "http://b:1"]);
+        for (bad, says) in [
+            ("https://a:5080", "https is not supported"),
+            ("a:5080", "not an http:// base URL"),
+            ("http://a:5080/api", "no path"),
+            ("http://", "not an http:// base URL"),
+        ] {
+            let e = parse_peers(&[bad.into()]).expect_err(bad).to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        let many: Vec<String> = (0..64).map(|i| format!("http://h{i}:1")).collect();
+        assert!(parse_peers(&many).is_err());
+    }
+
+    #[test]
+    fn a_front_with_peers_needs_no_sinks() {
+        let front = ConfigFile::parse("peers: [http://a:5080]\n")
+            .and_then(|f| f.compile(std::path::Path::new("/tmp/x")))
+            .expect("a pure front");
+        assert_eq!(
+            front.peers.as_deref(),
+            Some(&["http://a:5080".to_owned()][..])
+        );
+        assert!(front.sinks.is_empty());
+        let e = ConfigFile::parse("peers: []\n")
+            .and_then(|f| f.compile(std::path::Path::new("/tmp/x")))
+            .expect_err("nothing to do");
+        assert!(format!("{e:#}").contains("no sinks configured"), "{e:#}");
+    }
+}

@@ -472,7 +472,11 @@ async fn whole(
         Ok(o) => o,
         Err(resp) => return *resp,
     };
-    finish(fed, &replies, merge(oks))
+    // Trees run to tens of MiB: merged off the async workers.
+    match tokio::task::spawn_blocking(move || merge(oks)).await {
+        Ok(merged) => finish(fed, &replies, merged),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("merging: {e}")),
+    }
 }
 
 async fn scope_page(fed: &Arc<Federation>, id: &str, q: Params) -> Response {

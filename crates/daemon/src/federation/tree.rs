@@ -55,6 +55,15 @@ fn status_rank(s: &str) -> u8 {
 
 /// `/api/tree` answers of one task.
 pub fn merge_trees(answers: Vec<(usize, Value)>) -> Value {
+    if answers.len() == 1 {
+        // The whole task on one collector, as the rule is: only its ids
+        // change.
+        let Some((source, mut tree)) = answers.into_iter().next() else {
+            return Value::Null;
+        };
+        rewrite_ids(&mut tree["scope"], source);
+        return tree;
+    }
     let mut base = answers.first().map(|(_, v)| v.clone()).unwrap_or_default();
     let nodes: Vec<(usize, Value)> = answers
         .into_iter()
@@ -64,6 +73,22 @@ pub fn merge_trees(answers: Vec<(usize, Value)>) -> Value {
     base["scope"] = merge_node(nodes, &mut count);
     base["records"] = json!(count);
     base
+}
+
+fn rewrite_ids(node: &mut Value, source: usize) {
+    // Iteratively: trees can be deep.
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        if let Some(Value::Array(entries)) = n.get_mut("entries") {
+            for e in entries {
+                if e["type"] == "scope" {
+                    stack.push(e);
+                } else {
+                    ids::rewrite(e, source);
+                }
+            }
+        }
+    }
 }
 
 /// Copies of one scope node: their records' union, their children merged.
