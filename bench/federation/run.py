@@ -47,7 +47,7 @@ def fill(targets: list[bl.Daemon], count: int, big: int, seed: int) -> list[str]
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--smoke", action="store_true", help="tiny counts; checks the front agrees, judges nothing")
+    ap.add_argument("--smoke", action="store_true", help="tiny counts; checks answers, judges nothing")
     ap.add_argument("--records", type=int, help="records per collector (default 100000; smoke 5000)")
     ap.add_argument("--big-size", type=int, help="records of the big task (default 10000; smoke 2000)")
     ap.add_argument("--repeat", type=int, help="times each query runs (default 15; smoke 3)")
