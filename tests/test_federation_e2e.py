@@ -7,7 +7,9 @@ got a copy of each record says what that is).
 from __future__ import annotations
 
 import json
+import queue
 import socket
+import subprocess
 import threading
 import time
 import urllib.error
@@ -17,7 +19,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from conftest import PATIENCE, Daemon, run_python
+from conftest import BIN_DIR, PATIENCE, Daemon, run_python
 
 # A tutorial-like program: every record goes to its collector and to the
 # reference daemon. With a third endpoint, the task is split: the first
@@ -333,3 +335,42 @@ def test_the_live_feed_merges_every_collectors_feed(fleet: Fleet) -> None:
         t.join(1.0)
     assert not t.is_alive(), seen
     assert "careful in live a" in seen and "careful in live b" in seen
+
+
+def test_distlog_tail_follows_every_collector_through_the_front(fleet: Fleet) -> None:
+    tail = subprocess.Popen(
+        [str(BIN_DIR / "distlog"), "--server", fleet.front.server, "tail", "-f", "-n", "3", "level>=WARNING"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        assert tail.stdout is not None
+        for line in tail.stdout:
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        # The latest three warnings, from both collectors, newest last.
+        first = [lines.get(timeout=PATIENCE) for _ in range(3)]
+        assert ["job on a" in first[0], "job on b" in first[1], "split job" in first[2]] == [True] * 3, first
+        # Then the live feed: records that reach either collector show.
+        want = {"careful in live a", "careful in live b"}
+        got: set[str] = set()
+        deadline = time.monotonic() + PATIENCE
+        while not want <= got and time.monotonic() < deadline:
+            fleet.run("live a", fleet.a.intake, fleet.ref.intake)
+            fleet.run("live b", fleet.b.intake, fleet.ref.intake)
+            try:
+                while True:
+                    line = lines.get(timeout=1.0)
+                    got |= {w for w in want if w in line}
+                    assert "info" not in line.lower() or "careful" in line, line
+            except queue.Empty:
+                pass
+        assert want <= got
+    finally:
+        tail.kill()
+        tail.wait(timeout=PATIENCE)
