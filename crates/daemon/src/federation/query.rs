@@ -576,3 +576,43 @@ async fn key_path(fed: &Arc<Federation>, key: &str) -> Response {
     }
     finish(fed, &replies, body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_parts_of_a_split_task_make_one_row() {
+        let opened = json!({"root": "r", "message": "top", "host": "h", "process": 1,
+            "context": {"user": "leo"}, "started": 1.0, "ended": null, "duration": null,
+            "last_seen": 1.5, "status": "unfinished", "records": 4, "failures": 0});
+        let closed = json!({"root": "r", "message": null, "host": null, "process": null,
+            "started": 2.0, "ended": 3.0, "duration": 2.0, "last_seen": 3.0,
+            "status": "failed", "records": 3, "failures": 1});
+        let other = json!({"root": "s", "message": "x", "started": 5.0, "status": "running",
+            "records": 1, "failures": 0});
+        let rows = merge_tasks(vec![closed, other, opened]);
+        assert_eq!(rows.len(), 2);
+        let r = &rows[0];
+        assert_eq!(
+            (&r["message"], &r["host"], &r["context"]["user"]),
+            (&json!("top"), &json!("h"), &json!("leo"))
+        );
+        assert_eq!(
+            (r["started"].as_f64(), r["last_seen"].as_f64()),
+            (Some(1.0), Some(3.0))
+        );
+        assert_eq!((&r["status"], &r["ended"]), (&json!("failed"), &json!(3.0)));
+        assert_eq!((&r["records"], &r["failures"]), (&json!(7), &json!(1)));
+    }
+
+    #[test]
+    fn query_parameters_are_kept_as_sent() {
+        let mut q = Params::parse("q=a%20b&limit=5&limit=7&x");
+        assert_eq!(q.get("limit"), Some("7"));
+        q.set("limit", 10);
+        q.remove("x");
+        assert_eq!(q.to_query(), "?q=a%20b&limit=10");
+        assert_eq!(Params::parse("").to_query(), "");
+    }
+}

@@ -363,6 +363,18 @@ mod tests {
     }
 
     #[test]
+    fn a_record_two_collectors_stored_shows_once() {
+        let part = |id| {
+            json!({"root": "r", "records": 2, "scope": {"id": "r", "path": "", "status": "succeeded",
+                "entries": [rec(id, 0, 1.0, Some("open"), "top"), rec(id + 1, 1, 1.1, Some("close"), "top")]}})
+        };
+        let t = merge_trees(vec![(0, part(1)), (1, part(7))]);
+        assert_eq!(t["records"], 2);
+        assert_eq!(t["scope"]["entries"].as_array().map(Vec::len), Some(2));
+        assert_eq!(t["scope"]["status"], "succeeded");
+    }
+
+    #[test]
     fn pages_from_two_sources_interleave_and_count() {
         let a = json!({"scope": "r", "total": 2, "offset": 0,
             "records": [{"id": 1, "seq": 0}, {"id": 2, "seq": 2}]});
