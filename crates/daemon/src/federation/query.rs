@@ -52,25 +52,32 @@ fn error(status: StatusCode, message: String) -> Response {
 /// The answers to use, or the response to give when there are none: a
 /// 400 any source gave (every collector checks requests alike), 502 when
 /// sources failed and none answered, else the sources' 404 (or 503).
-fn settle(fed: &Federation, replies: &[Reply]) -> Result<Vec<(usize, Value)>, Box<Response>> {
-    let (peers, partial) = fed.report(replies);
+fn settle(
+    fed: &Federation,
+    replies: Vec<Reply>,
+) -> Result<(Vec<(usize, Value)>, Report), Box<Response>> {
+    let (peers, partial) = fed.report(&replies);
     let with_peers = |code: u16, mut body: Value| {
         body["peers"] = peers.clone();
         body["partial"] = json!(partial);
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
         Box::new((status, Json(body)).into_response())
     };
-    for r in replies {
+    for r in &replies {
         if let Outcome::Status(400, body) = &r.outcome {
             return Err(with_peers(400, body.clone()));
         }
     }
-    let oks: Vec<(usize, Value)> = replies
-        .iter()
-        .filter_map(|r| r.ok().map(|v| (r.source, v.clone())))
-        .collect();
-    if !oks.is_empty() {
-        return Ok(oks);
+    if replies.iter().any(|r| r.ok().is_some()) {
+        // Taken, not copied: a tree runs to tens of MiB.
+        let oks = replies
+            .into_iter()
+            .filter_map(|r| match r.outcome {
+                Outcome::Ok(v) => Some((r.source, v)),
+                _ => None,
+            })
+            .collect();
+        return Ok((oks, Report { peers, partial }));
     }
     let status_of = |code: u16| {
         replies.iter().find_map(|r| match &r.outcome {
@@ -104,10 +111,15 @@ fn settle(fed: &Federation, replies: &[Reply]) -> Result<Vec<(usize, Value)>, Bo
     ))
 }
 
-fn finish(fed: &Federation, replies: &[Reply], mut body: Value) -> Response {
-    let (peers, partial) = fed.report(replies);
-    body["partial"] = json!(partial);
-    body["peers"] = peers;
+/// How the sources answered, for the answer's `peers` and `partial`.
+struct Report {
+    peers: Value,
+    partial: bool,
+}
+
+fn finish(report: Report, mut body: Value) -> Response {
+    body["partial"] = json!(report.partial);
+    body["peers"] = report.peers;
     Json(body).into_response()
 }
 
@@ -169,7 +181,7 @@ async fn tasks(fed: &Arc<Federation>, q: Params) -> Response {
         ask.set("offset", 0);
     }
     let replies = fed.ask_all(&format!("/api/tasks{}", ask.to_query())).await;
-    let oks = match settle(fed, &replies) {
+    let (oks, report) = match settle(fed, replies) {
         Ok(o) => o,
         Err(resp) => return *resp,
     };
@@ -194,18 +206,18 @@ async fn tasks(fed: &Arc<Federation>, q: Params) -> Response {
         .skip(usize::try_from(offset).unwrap_or(usize::MAX))
         .take(limit as usize)
         .collect();
-    finish(fed, &replies, json!({ "tasks": page }))
+    finish(report, json!({ "tasks": page }))
 }
 
 async fn one_task(fed: &Arc<Federation>, root: &str) -> Response {
     let replies = fed.ask_all(&format!("/api/tasks/{root}")).await;
-    let oks = match settle(fed, &replies) {
+    let (oks, report) = match settle(fed, replies) {
         Ok(o) => o,
         Err(resp) => return *resp,
     };
     let mut rows = merge_tasks(oks.into_iter().map(|(_, v)| v).collect());
     let row = rows.pop().unwrap_or_default();
-    finish(fed, &replies, row)
+    finish(report, row)
 }
 
 /// Rows of the same root (a task split across collectors) made one.
@@ -363,7 +375,7 @@ async fn records(fed: &Arc<Federation>, q: Params) -> Response {
         }
     }
     let replies = fed.ask(asks).await;
-    let oks = match settle(fed, &replies) {
+    let (oks, report) = match settle(fed, replies) {
         Ok(o) => o,
         Err(resp) => return *resp,
     };
@@ -408,7 +420,7 @@ async fn records(fed: &Arc<Federation>, q: Params) -> Response {
         body["scanned"] = json!(scanned);
         body["truncated"] = json!(truncated);
     }
-    finish(fed, &replies, body)
+    finish(report, body)
 }
 
 /// One record by the front's id (from its source), or by key (from all).
@@ -424,18 +436,18 @@ async fn record(fed: &Arc<Federation>, id: &str, q: &Params) -> Response {
                 format!("/api/records/{local}{}", q.to_query()),
             )])
             .await;
-        let mut oks = match settle(fed, &replies) {
+        let (mut oks, report) = match settle(fed, replies) {
             Ok(o) => o,
             Err(resp) => return *resp,
         };
         let (_, mut row) = oks.remove(0);
         ids::rewrite(&mut row, source);
-        return finish(fed, &replies, row);
+        return finish(report, row);
     }
     let replies = fed
         .ask_all(&format!("/api/records/{id}{}", q.to_query()))
         .await;
-    let oks = match settle(fed, &replies) {
+    let (oks, report) = match settle(fed, replies) {
         Ok(o) => o,
         Err(resp) => return *resp,
     };
@@ -457,7 +469,7 @@ async fn record(fed: &Arc<Federation>, id: &str, q: &Params) -> Response {
     } else {
         json!({ "records": rows.into_iter().map(|(_, r)| r).collect::<Vec<_>>() })
     };
-    finish(fed, &replies, body)
+    finish(report, body)
 }
 
 // ---- trees
@@ -468,13 +480,24 @@ async fn whole(
     merge: fn(Vec<(usize, Value)>) -> Value,
 ) -> Response {
     let replies = fed.ask_all(pq).await;
-    let oks = match settle(fed, &replies) {
+    let (oks, report) = match settle(fed, replies) {
         Ok(o) => o,
         Err(resp) => return *resp,
     };
-    // Trees run to tens of MiB: merged off the async workers.
-    match tokio::task::spawn_blocking(move || merge(oks)).await {
-        Ok(merged) => finish(fed, &replies, merged),
+    // Trees run to tens of MiB: merged and written off the async workers.
+    let work = tokio::task::spawn_blocking(move || {
+        let mut body = merge(oks);
+        body["partial"] = json!(report.partial);
+        body["peers"] = report.peers;
+        serde_json::to_vec(&body)
+    });
+    match work.await {
+        Ok(Ok(bytes)) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            bytes,
+        )
+            .into_response(),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("writing: {e}")),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("merging: {e}")),
     }
 }
@@ -503,19 +526,19 @@ async fn scope_page(fed: &Arc<Federation>, id: &str, q: Params) -> Response {
         })
         .collect();
     let replies = fed.ask(asks).await;
-    let oks = match settle(fed, &replies) {
+    let (oks, report) = match settle(fed, replies) {
         Ok(o) => o,
         Err(resp) => return *resp,
     };
     let limit = q.num::<usize>("limit").unwrap_or(1000);
-    finish(fed, &replies, tree::merge_pages(oks, limit))
+    finish(report, tree::merge_pages(oks, limit))
 }
 
 /// Where a key sits, in the front's order: found on a source, then every
 /// source says how many of the scope's records come before it.
 async fn key_path(fed: &Arc<Federation>, key: &str) -> Response {
     let replies = fed.ask_all(&format!("/api/path/{key}")).await;
-    let oks = match settle(fed, &replies) {
+    let (oks, report) = match settle(fed, replies) {
         Ok(o) => o,
         Err(resp) => return *resp,
     };
@@ -526,7 +549,7 @@ async fn key_path(fed: &Arc<Federation>, key: &str) -> Response {
         .and_then(Value::as_str)
         .map(str::to_owned)
     else {
-        return finish(fed, &replies, found);
+        return finish(report, found);
     };
     // The key's own record, for its place in the merged order.
     let first = match found["cursor"].as_str() {
@@ -542,7 +565,7 @@ async fn key_path(fed: &Arc<Federation>, key: &str) -> Response {
         ))
     });
     let Some((seq, id)) = at else {
-        return finish(fed, &replies, found);
+        return finish(report, found);
     };
     let before = (seq, id - 1);
     let asks = (0..fed.source_count())
@@ -574,7 +597,7 @@ async fn key_path(fed: &Arc<Federation>, key: &str) -> Response {
             m.remove("cursor");
         }
     }
-    finish(fed, &replies, body)
+    finish(report, body)
 }
 
 #[cfg(test)]
