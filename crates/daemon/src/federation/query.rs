@@ -49,13 +49,16 @@ fn error(status: StatusCode, message: String) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
+/// The sources' 200 answers, by source.
+type Answers = Vec<(usize, Value)>;
+
 /// The answers to use, or the response to give when there are none: a
 /// 400 any source gave (every collector checks requests alike), 502 when
 /// sources failed and none answered, else the sources' 404 (or 503).
 fn settle(
     fed: &Federation,
     replies: Vec<Reply>,
-) -> Result<(Vec<(usize, Value)>, Report), Box<Response>> {
+) -> Result<(Answers, Report), Box<Response>> {
     let (peers, partial) = fed.report(&replies);
     let with_peers = |code: u16, mut body: Value| {
         body["peers"] = peers.clone();
