@@ -184,6 +184,18 @@ def test_a_task_split_across_two_collectors_is_one_tree(fleet: Fleet) -> None:
     assert get(fleet.front, f"/api/records/{rid}")["key"] == pages[-1]["key"]
 
 
+def test_a_tree_on_one_collector_passes_through_with_the_fronts_ids(fleet: Fleet) -> None:
+    root = root_of(fleet.ref, "job on b")
+    front = get(fleet.front, f"/api/tree/{root}")
+    assert without(front, "id", "peers", "partial") == without(get(fleet.ref, f"/api/tree/{root}"), "id")
+    assert [p["state"] for p in front["peers"]] == ["no_store", "not_found", "ok"]
+    opening = front["scope"]["entries"][0]
+    own = get(fleet.b, f"/api/records/{opening['key']}")
+    assert opening["id"] != own["id"]
+    assert get(fleet.front, f"/api/records/{opening['id']}")["id"] == opening["id"]
+    assert get(fleet.front, f"/api/records/{opening['id']}")["message"] == "job on b"
+
+
 def test_records_and_search_are_the_union_newest_first(fleet: Fleet) -> None:
     front = get(fleet.front, "/api/records?limit=1000")
     ref = get(fleet.ref, "/api/records?limit=1000")["records"]

@@ -15,6 +15,7 @@
 mod feed;
 mod ids;
 mod query;
+mod raw;
 mod source;
 mod tree;
 

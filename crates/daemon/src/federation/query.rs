@@ -33,7 +33,7 @@ pub(crate) async fn answer(fed: Arc<Federation>, uri: Uri) -> Response {
     } else if let Some(id) = tail("/api/records/") {
         record(&fed, &id, &q).await
     } else if let Some(id) = tail("/api/tree/") {
-        whole(&fed, &format!("/api/tree/{id}"), tree::merge_trees).await
+        whole_tree(&fed, &format!("/api/tree/{id}")).await
     } else if let Some(id) = tail("/api/skeleton/") {
         whole(&fed, &format!("/api/skeleton/{id}"), tree::merge_skeletons).await
     } else if let Some(id) = tail("/api/scope/") {
@@ -55,10 +55,7 @@ type Answers = Vec<(usize, Value)>;
 /// The answers to use, or the response to give when there are none: a
 /// 400 any source gave (every collector checks requests alike), 502 when
 /// sources failed and none answered, else the sources' 404 (or 503).
-fn settle(
-    fed: &Federation,
-    replies: Vec<Reply>,
-) -> Result<(Answers, Report), Box<Response>> {
+fn settle(fed: &Federation, replies: Vec<Reply>) -> Result<(Answers, Report), Box<Response>> {
     let (peers, partial) = fed.report(&replies);
     let with_peers = |code: u16, mut body: Value| {
         body["peers"] = peers.clone();
@@ -477,12 +474,72 @@ async fn record(fed: &Arc<Federation>, id: &str, q: &Params) -> Response {
 
 // ---- trees
 
+/// A tree held by one source (the rule) goes on as its text with the ids
+/// rewritten; one split across sources is merged.
+async fn whole_tree(fed: &Arc<Federation>, pq: &str) -> Response {
+    let mut replies = fed.ask_as(fed.all(pq), true).await;
+    let raw: Vec<usize> = replies
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| matches!(r.outcome, Outcome::Raw(_)))
+        .map(|(i, _)| i)
+        .collect();
+    let bad_request = replies
+        .iter()
+        .any(|r| matches!(r.outcome, Outcome::Status(400, _)));
+    if raw.len() == 1 && !bad_request {
+        let (peers, partial) = fed.report(&replies);
+        let i = raw[0];
+        let source = replies[i].source;
+        let Outcome::Raw(bytes) =
+            std::mem::replace(&mut replies[i].outcome, Outcome::Ok(Value::Null))
+        else {
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "lost an answer".into());
+        };
+        let extra = format!("\"partial\":{partial},\"peers\":{peers}");
+        let work =
+            tokio::task::spawn_blocking(move || super::raw::rewrite_tree(&bytes, source, &extra));
+        return match work.await {
+            Ok(Some(out)) => (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                out,
+            )
+                .into_response(),
+            _ => error(
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "{} sent a tree that is not a JSON object",
+                    fed.source_name(source)
+                ),
+            ),
+        };
+    }
+    // Several parts (or an error to settle): parsed, then as the others.
+    for r in &mut replies {
+        if let Outcome::Raw(bytes) = &r.outcome {
+            r.outcome = match serde_json::from_slice::<Value>(bytes) {
+                Ok(v) => Outcome::Ok(v),
+                Err(e) => Outcome::Failed("error", format!("HTTP 200, not JSON: {e}")),
+            };
+        }
+    }
+    merged_whole(fed, replies, tree::merge_trees).await
+}
+
 async fn whole(
     fed: &Arc<Federation>,
     pq: &str,
     merge: fn(Vec<(usize, Value)>) -> Value,
 ) -> Response {
     let replies = fed.ask_all(pq).await;
+    merged_whole(fed, replies, merge).await
+}
+
+async fn merged_whole(
+    fed: &Arc<Federation>,
+    replies: Vec<Reply>,
+    merge: fn(Vec<(usize, Value)>) -> Value,
+) -> Response {
     let (oks, report) = match settle(fed, replies) {
         Ok(o) => o,
         Err(resp) => return *resp,

@@ -21,6 +21,8 @@ const MAX_ANSWER: u64 = 1 << 30;
 pub(crate) enum Outcome {
     /// 200 and its JSON.
     Ok(Value),
+    /// 200 and its JSON text, not parsed (asked for with `raw`).
+    Raw(Vec<u8>),
     /// Another status and its JSON (`{"error": …}`).
     Status(u16, Value),
     /// No usable answer: `down`, `timeout`, `error` or `looped`.
@@ -36,7 +38,7 @@ impl Reply {
     /// How this source answered, for the `peers` list of an answer.
     pub fn state(&self) -> &'static str {
         match &self.outcome {
-            Outcome::Ok(_) => "ok",
+            Outcome::Ok(_) | Outcome::Raw(_) => "ok",
             Outcome::Status(404, _) => "not_found",
             Outcome::Status(503, _) => "no_store",
             Outcome::Status(400, _) => "bad_request",
@@ -66,12 +68,21 @@ impl Federation {
     /// Asks each `(source, path and query)` at once. Every reply comes back
     /// within the timeout, failed or not.
     pub(crate) async fn ask(self: &Arc<Self>, asks: Vec<(usize, String)>) -> Vec<Reply> {
+        self.ask_as(asks, false).await
+    }
+
+    /// As [`Federation::ask`]; with `raw`, 200 answers stay text.
+    pub(crate) async fn ask_as(
+        self: &Arc<Self>,
+        asks: Vec<(usize, String)>,
+        raw: bool,
+    ) -> Vec<Reply> {
         let waits = asks.into_iter().map(|(source, pq)| {
             let fed = self.clone();
             async move {
                 let call = tokio::task::spawn_blocking({
                     let fed = fed.clone();
-                    move || fed.get(source, &pq)
+                    move || fed.get(source, &pq, raw)
                 });
                 // ureq bounds the call already; this guards the guard.
                 let limit = fed.timeout + std::time::Duration::from_secs(1);
@@ -89,10 +100,14 @@ impl Federation {
 
     /// Asks the same path and query of every source.
     pub(crate) async fn ask_all(self: &Arc<Self>, pq: &str) -> Vec<Reply> {
-        let asks = (0..self.sources.len())
+        self.ask(self.all(pq)).await
+    }
+
+    /// The same path and query for every source.
+    pub(crate) fn all(&self, pq: &str) -> Vec<(usize, String)> {
+        (0..self.sources.len())
             .map(|i| (i, pq.to_owned()))
-            .collect();
-        self.ask(asks).await
+            .collect()
     }
 
     pub(crate) fn count_feed_failure(&self, source: usize) {
@@ -126,7 +141,7 @@ impl Federation {
     }
 
     /// One blocking GET of a source.
-    fn get(&self, source: usize, pq: &str) -> Outcome {
+    fn get(&self, source: usize, pq: &str, raw: bool) -> Outcome {
         let Some(s) = self.sources.get(source) else {
             return Outcome::Failed("error", "no such source".into());
         };
@@ -148,6 +163,9 @@ impl Federation {
             .read_to_end(&mut bytes);
         if let Err(e) = read {
             return Outcome::Failed("error", format!("reading the answer: {e}"));
+        }
+        if raw && status == 200 {
+            return Outcome::Raw(bytes);
         }
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(v) if status == 200 => Outcome::Ok(v),
