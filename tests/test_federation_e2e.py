@@ -386,3 +386,28 @@ def test_distlog_tail_follows_every_collector_through_the_front(fleet: Fleet) ->
     finally:
         tail.kill()
         tail.wait(timeout=PATIENCE)
+
+
+def test_the_live_feed_goes_on_without_a_dead_peer(fleet: Fleet) -> None:
+    fleet.b.proc.kill()
+    fleet.b.proc.wait(timeout=PATIENCE)
+    seen: list[str] = []
+
+    def follow() -> None:
+        with urllib.request.urlopen(fleet.front.server + "/api/feed", timeout=PATIENCE) as r:
+            for raw in r:
+                line = raw.decode().strip()
+                if line.startswith("data:"):
+                    seen.append(json.loads(line[5:])["message"])
+                    if "all done in still a" in seen:
+                        return
+
+    t = threading.Thread(target=follow, daemon=True)
+    t.start()
+    deadline = time.monotonic() + PATIENCE
+    while t.is_alive() and time.monotonic() < deadline:
+        fleet.run("still a", fleet.a.intake, fleet.ref.intake)
+        t.join(1.0)
+    assert not t.is_alive(), seen
+    peers = get(fleet.front, "/api/stats")["federation"]["peers"]
+    assert next(p for p in peers if p["peer"] == fleet.b.server)["failed"] >= 1
