@@ -146,6 +146,11 @@ def test_the_front_lists_every_collectors_tasks_as_one_daemon_would(fleet: Fleet
     older = get(fleet.front, "/api/tasks?limit=2&offset=2")["tasks"]
     assert [t["message"] for t in older] == ["job on a"]
     assert get(fleet.front, "/api/tasks?text=split")["tasks"][0]["root"] == split["root"]
+    # Only reads fan out: a POST is the front's own to refuse.
+    post = urllib.request.Request(fleet.front.server + "/api/tasks", data=b"{}", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(post, timeout=PATIENCE)
+    assert refused.value.code == 405
     one = get(fleet.front, f"/api/tasks/{split['root']}")
     assert without(one, "last_seen", "peers", "partial") == without(split, "last_seen")
 

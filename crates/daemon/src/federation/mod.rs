@@ -256,6 +256,11 @@ pub async fn layer(State(fed): State<Arc<Federation>>, req: Request, next: Next)
         }
         return resp;
     }
+    // Only reads fan out; anything else is this daemon's to answer (or
+    // refuse, as 405).
+    if req.method() != axum::http::Method::GET {
+        return next.run(req).await;
+    }
     match route(req.uri().path()) {
         Route::Local => next.run(req).await,
         Route::Query => {
