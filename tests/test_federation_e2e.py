@@ -139,7 +139,7 @@ def test_the_front_lists_every_collectors_tasks_as_one_daemon_would(fleet: Fleet
     split = next(t for t in front["tasks"] if t["message"] == "split job")
     assert split["status"] == "succeeded" and split["records"] == PER_TASK
     # Neither collector alone has it whole.
-    assert get(fleet.a, f"/api/tasks/{split['root']}")["status"] == "running"
+    assert get(fleet.a, f"/api/tasks/{split['root']}")["status"] in ("running", "unfinished")
     # The limit holds across peers, newest first.
     two = get(fleet.front, "/api/tasks?limit=2")["tasks"]
     assert [t["message"] for t in two] == ["split job", "job on b"]
