@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import socket
 import subprocess
 import threading
@@ -245,6 +246,10 @@ def test_a_peer_killed_gives_a_partial_answer_marked_and_counted(fleet: Fleet) -
     stats = get(fleet.front, "/api/stats")["federation"]
     peer = next(p for p in stats["peers"] if p["peer"] == fleet.b.server)
     assert peer["failed"] >= 2 and stats["partial"] >= 2
+    text = fleet.front.cli("stats").stdout
+    assert "store       none" in text and "peers       2 " in text
+    [b_line] = [line for line in text.splitlines() if line.strip().startswith(fleet.b.server)]
+    assert re.search(r"\b[1-9][0-9]* failed", b_line), b_line
     metrics = urllib.request.urlopen(fleet.front.server + "/metrics", timeout=PATIENCE).read().decode()
     assert f'distlog_peer_failures_total{{peer="{fleet.b.server}"}}' in metrics
     assert metrics.rstrip().endswith("# EOF")
