@@ -56,6 +56,7 @@ run ingest "$PYTHON" bench/ingest/run.py --smoke
 run tail-rules "$PYTHON" bench/ingest/tail.py --smoke
 run query "$PYTHON" bench/query/run.py --smoke
 run memory "$PYTHON" bench/memory/run.py --smoke
+run federation "$PYTHON" bench/federation/run.py --smoke
 run crash "$PYTHON" bench/crash/run.py --smoke
 if [ -f bench/client/python_client.py ]; then
   run python-client "$PYTHON" bench/client/python_client.py --smoke

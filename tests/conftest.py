@@ -23,14 +23,14 @@ PATIENCE = 60.0
 
 
 class Daemon:
-    def __init__(self, store: Path, *extra: str) -> None:
+    def __init__(self, store: Path, *extra: str, http: str = "127.0.0.1:0") -> None:
         self.proc = subprocess.Popen(
             [
                 str(BIN_DIR / "distlogd"),
                 "--listen",
                 "tcp://127.0.0.1:*",
                 "--http",
-                "127.0.0.1:0",
+                http,
                 "--control",
                 "tcp://127.0.0.1:*",
                 "--store",

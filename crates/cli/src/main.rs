@@ -446,16 +446,20 @@ fn stats(out: &mut impl Write, s: &Value) -> Result<()> {
     }
     writeln!(out, "bad keys    {}", n(&s["key_errors"]))?;
     let st = &s["store"];
-    writeln!(
-        out,
-        "store       {} records in {} ({} stored since start, {} queued, {} write errors, {} lost)",
-        n(&st["records"]),
-        st["path"].as_str().unwrap_or("?"),
-        n(&st["stored"]),
-        n(&st["queued"]),
-        n(&st["errors"]),
-        n(&st["lost"]),
-    )?;
+    if st.is_null() {
+        writeln!(out, "store       none (no store sink)")?;
+    } else {
+        writeln!(
+            out,
+            "store       {} records in {} ({} stored since start, {} queued, {} write errors, {} lost)",
+            n(&st["records"]),
+            st["path"].as_str().unwrap_or("?"),
+            n(&st["stored"]),
+            n(&st["queued"]),
+            n(&st["errors"]),
+            n(&st["lost"]),
+        )?;
+    }
     if let Some(sinks) = s["sinks"].as_array() {
         writeln!(out, "sinks")?;
         for k in sinks {
@@ -506,6 +510,29 @@ fn stats(out: &mut impl Write, s: &Value) -> Result<()> {
                 "  {:<24} {} matched",
                 r["name"].as_str().unwrap_or("?"),
                 n(&r["matched"])
+            )?;
+        }
+    }
+    // A query front (docs/federation.md): how its peers answer.
+    let fed = &s["federation"];
+    if let Some(peers) = fed["peers"].as_array() {
+        writeln!(
+            out,
+            "peers       {} (timeout {}), {} answers across them, {} partial",
+            peers.len(),
+            timefmt::duration(fed["timeout_seconds"].as_f64().unwrap_or(0.0)),
+            n(&fed["fanned_out"]),
+            n(&fed["partial"]),
+        )?;
+        for p in peers {
+            writeln!(
+                out,
+                "  {} {} asked, {} failed ({} timed out), {} looped back",
+                p["peer"].as_str().unwrap_or("?"),
+                n(&p["asked"]),
+                n(&p["failed"]),
+                n(&p["timed_out"]),
+                n(&p["looped"]),
             )?;
         }
     }

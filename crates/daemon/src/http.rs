@@ -26,6 +26,8 @@ pub struct Api {
     readers: Arc<Mutex<Vec<(PathBuf, Reader)>>>,
     /// Turns true at shutdown, so endless responses (the feed) end.
     pub(crate) shutdown: tokio::sync::watch::Receiver<bool>,
+    /// With peers: the query API answers across them (docs/federation.md).
+    federation: Option<Arc<crate::federation::Federation>>,
 }
 
 /// An error as the API returns it: a status and `{"error": "..."}`.
@@ -61,11 +63,18 @@ impl Api {
             unfinished_after,
             readers: Arc::new(Mutex::new(Vec::new())),
             shutdown,
+            federation: None,
         }
     }
 
+    pub fn with_federation(mut self, federation: crate::federation::Federation) -> Api {
+        self.federation = Some(Arc::new(federation));
+        self
+    }
+
     pub fn router(self) -> Router {
-        Router::new()
+        let federation = self.federation.clone();
+        let routes = Router::new()
             .route(
                 "/healthz",
                 get(|| async { Json(json!({ "status": "ok" })) }),
@@ -81,7 +90,17 @@ impl Api {
             .route("/metrics", get(crate::metrics::metrics_handler))
             .merge(crate::http_tree::router())
             .merge(crate::ui::router())
-            .with_state(self)
+            .with_state(self);
+        // Inside the compression: a front's merged answers are compressed
+        // like a collector's own.
+        let routes = match federation {
+            Some(f) => routes.layer(axum::middleware::from_fn_with_state(
+                f,
+                crate::federation::layer,
+            )),
+            None => routes,
+        };
+        routes
             // Trees run to tens of MiB of JSON: for a browser across a
             // network, compressed at the fastest level (zstd where the
             // client takes it) they are a tenth of that. The live feed's

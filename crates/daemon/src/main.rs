@@ -8,6 +8,7 @@
 
 mod config;
 mod curve;
+mod federation;
 mod feed;
 mod http;
 mod http_tree;
@@ -108,6 +109,17 @@ struct Args {
     )]
     curve_allow: Option<PathBuf>,
 
+    /// Another collector's HTTP API (http://host:port) whose store this
+    /// daemon's query API and live feed also answer from; repeat for
+    /// several. Replaces the config file's `peers`. See docs/federation.md.
+    #[arg(long = "peer", value_name = "URL")]
+    peers: Vec<String>,
+
+    /// Seconds a peer has to answer a query before the answer goes out
+    /// without it, marked partial.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    peer_timeout: f64,
+
     /// Log filter for the daemon's own messages (e.g. info, debug).
     #[arg(
         long,
@@ -189,6 +201,18 @@ fn run(args: Args) -> Result<()> {
     };
     let unfinished_after = Duration::from_secs(args.unfinished_after);
     let control = args.control.clone().or(plan.control.take());
+    let peers = match (&args.peers[..], plan.peers.take()) {
+        ([], Some(from_file)) => {
+            federation::parse_peers(&from_file).context("`peers` in the configuration")?
+        }
+        (given, _) => federation::parse_peers(given)?,
+    };
+    if !(args.peer_timeout.is_finite() && args.peer_timeout > 0.0) {
+        anyhow::bail!(
+            "--peer-timeout {} is not a positive number of seconds",
+            args.peer_timeout
+        );
+    }
 
     let threads = Threads::default();
     let switch = Arc::new(Switch::new(Pipeline::start(plan, None, &threads)?));
@@ -286,10 +310,24 @@ fn run(args: Args) -> Result<()> {
         control = %control_bound,
         store = %store,
         curve = curve.is_some(),
+        peers = peers.len(),
         "distlogd ready"
     );
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    let api = http::Api::new(stats.clone(), switch.clone(), unfinished_after, shutdown_rx);
+    let mut api = http::Api::new(
+        stats.clone(),
+        switch.clone(),
+        unfinished_after,
+        shutdown_rx.clone(),
+    );
+    if !peers.is_empty() {
+        api = api.with_federation(federation::Federation::new(
+            http_addr,
+            peers,
+            Duration::from_secs_f64(args.peer_timeout),
+            shutdown_rx,
+        ));
+    }
     let reload = Reload {
         config: args.config.clone(),
         store: args.store.clone(),

@@ -33,6 +33,10 @@ pub struct ConfigFile {
     /// replaces it. See docs/protocol.md.
     #[serde(default)]
     pub control: Option<String>,
+    /// Other collectors' HTTP base URLs whose stores this daemon's query
+    /// API also answers from (docs/federation.md); `--peer` replaces them.
+    #[serde(default)]
+    pub peers: Option<Vec<String>>,
     #[serde(default)]
     pub sinks: BTreeMap<String, Spanned<SinkConfig>>,
     #[serde(default)]
@@ -93,8 +97,10 @@ impl ConfigFile {
     /// compiles the rules. `store` is the `--store` default for store sinks
     /// that name no path.
     pub fn compile(self, store: &Path) -> Result<Plan> {
-        if self.sinks.is_empty() {
-            bail!("no sinks configured: records would go nowhere (add a `sinks:` section)");
+        // A pure query front (docs/federation.md) stores nothing itself.
+        let front = self.peers.as_ref().is_some_and(|p| !p.is_empty());
+        if self.sinks.is_empty() && !front {
+            bail!("no sinks configured: records would go nowhere (add a `sinks:` section, or `peers:` for a query front)");
         }
         if self.sinks.len() > MAX_SINKS {
             bail!(
@@ -203,6 +209,7 @@ impl ConfigFile {
             listen: self.listen,
             http: self.http,
             control: self.control,
+            peers: self.peers,
             sinks,
             mode,
             rules,

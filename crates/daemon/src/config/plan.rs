@@ -6,6 +6,7 @@ pub struct Plan {
     pub listen: Option<Vec<String>>,
     pub http: Option<String>,
     pub control: Option<String>,
+    pub peers: Option<Vec<String>>,
     /// Sinks by name, in name order; rules refer to them by index.
     pub sinks: Vec<(String, SinkConfig)>,
     pub mode: Mode,
