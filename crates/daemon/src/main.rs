@@ -12,6 +12,7 @@ mod feed;
 mod http;
 mod http_tree;
 mod intake;
+mod jetstream;
 mod levels;
 mod metrics;
 mod pipeline;
@@ -155,7 +156,7 @@ fn main() {
 fn check_config(path: &PathBuf, args: &Args) -> Result<()> {
     let plan = config::resolve(Some(path), &args.store)?;
     println!(
-        "{}: OK: {} sinks ({}), {} rules, {} default route",
+        "{}: OK: {} sinks ({}), {}{} rules, {} default route",
         path.display(),
         plan.sinks.len(),
         plan.sinks
@@ -163,6 +164,19 @@ fn check_config(path: &PathBuf, args: &Args) -> Result<()> {
             .map(|(n, c)| format!("{n}: {}", c.kind()))
             .collect::<Vec<_>>()
             .join(", "),
+        if plan.sources.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "{} sources ({}), ",
+                plan.sources.len(),
+                plan.sources
+                    .iter()
+                    .map(|(n, c)| format!("{n}: {}", c.kind()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        },
         plan.rules.len(),
         if plan.default.is_empty() { "no" } else { "a" },
     );
@@ -190,6 +204,7 @@ fn run(args: Args) -> Result<()> {
     let unfinished_after = Duration::from_secs(args.unfinished_after);
     let control = args.control.clone().or(plan.control.take());
 
+    let sources = std::mem::take(&mut plan.sources);
     let threads = Threads::default();
     let switch = Arc::new(Switch::new(Pipeline::start(plan, None, &threads)?));
     let stats = Arc::new(stats::Stats::default());
@@ -258,6 +273,16 @@ fn run(args: Args) -> Result<()> {
         .name("intake".into())
         .spawn(move || intake.run(&intake_stop))
         .context("starting the intake")?;
+    let mut source_threads = Vec::new();
+    for (name, config) in &sources {
+        let cx = jetstream::source::Context {
+            switch: switch.clone(),
+            stats: stats.clone(),
+            limits,
+            stop: stop.clone(),
+        };
+        source_threads.push(jetstream::source::start(name, config, cx)?);
+    }
 
     let store = {
         let pipeline = switch.current();
@@ -307,6 +332,10 @@ fn run(args: Args) -> Result<()> {
     tracing::info!("stopping: draining intake and flushing sinks");
     stop.store(true, Relaxed);
     let _ = intake_thread.join();
+    // A source ends once its batch in hand is stored and acknowledged.
+    for t in source_threads {
+        let _ = t.join();
+    }
     if let Some(t) = levels_thread {
         let _ = t.join();
     }

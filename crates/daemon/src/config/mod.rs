@@ -34,6 +34,10 @@ pub struct ConfigFile {
     pub control: Option<String>,
     #[serde(default)]
     pub sinks: BTreeMap<String, Spanned<SinkConfig>>,
+    /// Intakes besides the ZeroMQ one (a JetStream consumer); their
+    /// records are routed like the intake's. See docs/scale-out.md.
+    #[serde(default)]
+    pub sources: BTreeMap<String, Spanned<crate::jetstream::source::SourceConfig>>,
     #[serde(default)]
     pub routes: Option<RoutesConfig>,
 }
@@ -113,6 +117,20 @@ impl ConfigFile {
                 .with_context(|| format!("line {}: sink {name:?}", spec.referenced.line()))?;
             sinks.push((name, config));
         }
+        let mut sources = Vec::new();
+        for (name, spec) in self.sources {
+            if !valid_name(&name) {
+                bail!(
+                    "line {}: source name {name:?} must be letters, digits, '-' or '_'",
+                    spec.referenced.line()
+                );
+            }
+            let config = spec
+                .value
+                .validated()
+                .with_context(|| format!("line {}: source {name:?}", spec.referenced.line()))?;
+            sources.push((name, config));
+        }
         let routes = match self.routes {
             Some(r) => r,
             None => RoutesConfig {
@@ -179,6 +197,7 @@ impl ConfigFile {
             http: self.http,
             control: self.control,
             sinks,
+            sources,
             mode,
             rules,
             default,

@@ -26,6 +26,7 @@ pub async fn metrics_handler(State(api): State<Api>) -> Response {
     let mut registry = Registry::with_prefix("distlog");
     daemon_figures(&mut registry, &api.stats, &sinks, store.as_ref());
     api.stats.metrics.register(&mut registry);
+    crate::jetstream::register_metrics(&mut registry);
     let mut out = String::new();
     match encode(&mut out, &registry) {
         Ok(()) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], out).into_response(),

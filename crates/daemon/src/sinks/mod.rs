@@ -9,9 +9,10 @@ mod console;
 pub mod feed;
 mod file;
 mod forward;
+mod jetstream;
 mod runner;
 mod store;
-mod units;
+pub(crate) mod units;
 
 pub use runner::{SinkHandle, Threads};
 
@@ -25,6 +26,7 @@ pub use console::ConsoleSinkConfig;
 pub use feed::FeedSinkConfig;
 pub use file::FileSinkConfig;
 pub use forward::ForwardSinkConfig;
+pub use jetstream::JetStreamSinkConfig;
 pub use store::StoreSinkConfig;
 
 /// One sink as configured; `type` picks the variant.
@@ -36,6 +38,8 @@ pub enum SinkConfig {
     Console(ConsoleSinkConfig),
     Feed(FeedSinkConfig),
     Forward(ForwardSinkConfig),
+    #[serde(rename = "jetstream")]
+    JetStream(JetStreamSinkConfig),
 }
 
 /// A sink's queue between the router and its thread.
@@ -88,6 +92,7 @@ impl SinkConfig {
             SinkConfig::Console(_) => "console",
             SinkConfig::Feed(_) => "feed",
             SinkConfig::Forward(_) => "forward",
+            SinkConfig::JetStream(_) => "jetstream",
         }
     }
 
@@ -97,6 +102,7 @@ impl SinkConfig {
             SinkConfig::File(c) => c.queue.as_ref(),
             SinkConfig::Console(c) => c.queue.as_ref(),
             SinkConfig::Forward(c) => c.queue.as_ref(),
+            SinkConfig::JetStream(c) => c.queue.as_ref(),
             SinkConfig::Feed(_) => None,
         }
     }
@@ -113,6 +119,7 @@ impl SinkConfig {
             SinkConfig::Console(c) => SinkConfig::Console(c),
             SinkConfig::Feed(c) => SinkConfig::Feed(c),
             SinkConfig::Forward(c) => SinkConfig::Forward(c.validated()?),
+            SinkConfig::JetStream(c) => SinkConfig::JetStream(c.validated()?),
         })
     }
 }
@@ -130,5 +137,6 @@ pub fn start(name: &str, config: &SinkConfig, threads: &Threads) -> Result<Arc<S
         SinkConfig::Console(c) => console::start(name, config, c, threads),
         SinkConfig::Feed(c) => Ok(feed::start(name, config, c)),
         SinkConfig::Forward(c) => forward::start(name, config, c, threads),
+        SinkConfig::JetStream(c) => jetstream::start(name, config, c, threads),
     }
 }

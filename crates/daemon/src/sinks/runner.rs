@@ -286,6 +286,9 @@ pub trait Worker: Send + 'static {
     fn write(&mut self, batch: &[Arc<Routed>]) -> Result<(), Lost>;
     /// Called about once a second, busy or not.
     fn tick(&mut self) {}
+    /// Called once the sink is told to stop, before what is still queued is
+    /// written: a worker that retries can then give up in bounded time.
+    fn closing(&mut self) {}
     /// Called once the queue is closed and drained.
     fn finish(&mut self) {}
 }
@@ -401,6 +404,7 @@ fn run(
             next_tick = Instant::now() + TICK;
         }
     }
+    worker.closing();
     // Closed with records still queued: they were accepted, so written.
     while let Ok(r) = rx.try_recv() {
         batch.push(r);
