@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
-use async_nats::jetstream::{self, message::PublishMessage};
+use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
 use bytes::Bytes;
 use serde::Deserialize;
 
@@ -122,9 +122,10 @@ impl JetStreamWorker {
     }
 
     /// Publishes `pending` in windows of `in_flight`, and returns what did
-    /// not get its ack.
-    async fn publish_all(&self, pending: Vec<Outgoing>) -> Vec<Outgoing> {
+    /// not get its ack, and how many records NATS can never take.
+    async fn publish_all(&self, pending: Vec<Outgoing>) -> (Vec<Outgoing>, usize) {
         let mut failed = Vec::new();
+        let mut too_large = 0;
         let mut it = pending.into_iter().peekable();
         while it.peek().is_some() {
             let mut window = Vec::with_capacity(self.in_flight);
@@ -142,6 +143,15 @@ impl JetStreamWorker {
                 .await;
                 match sent {
                     Ok(Ok(ack)) => window.push((m, ack)),
+                    // Too large for this server: it would fail every
+                    // time, so it is lost (and counted), not retried.
+                    Ok(Err(e)) if e.kind() == PublishErrorKind::MaxPayloadExceeded => {
+                        self.counters.error(&format!(
+                            "record of {} bytes not published: {e}",
+                            m.body.len()
+                        ));
+                        too_large += 1;
+                    }
                     Ok(Err(e)) => {
                         self.counters.error(&format!("publish failed: {e}"));
                         failed.push(m);
@@ -169,7 +179,7 @@ impl JetStreamWorker {
                 self.counters.in_flight.fetch_sub(1, Relaxed);
             }
         }
-        failed
+        (failed, too_large)
     }
 }
 
@@ -179,6 +189,7 @@ impl Worker for JetStreamWorker {
         self.counters.held.store(pending.len() as u64, Relaxed);
         let started = Instant::now();
         let mut delay = Duration::from_millis(100);
+        let mut lost = 0;
         loop {
             if !self.stream_ready {
                 let opened = self.rt.block_on(async {
@@ -193,7 +204,9 @@ impl Worker for JetStreamWorker {
             }
             if self.stream_ready {
                 let before = pending.len();
-                pending = self.rt.block_on(self.publish_all(pending));
+                let (failed, too_large) = self.rt.block_on(self.publish_all(pending));
+                pending = failed;
+                lost += too_large;
                 // A stream deleted under us answers "no responders": look
                 // it up (and create it) again before the next try.
                 if pending.len() == before {
@@ -202,12 +215,18 @@ impl Worker for JetStreamWorker {
             }
             self.counters.held.store(pending.len() as u64, Relaxed);
             if pending.is_empty() {
+                if lost > 0 {
+                    return Err(Lost {
+                        records: lost,
+                        why: format!("{lost} records larger than the NATS server's max_payload"),
+                    });
+                }
                 return Ok(());
             }
             if self.closing && started.elapsed() >= CLOSE_GRACE {
                 self.counters.held.store(0, Relaxed);
                 return Err(Lost {
-                    records: pending.len(),
+                    records: pending.len() + lost,
                     why: format!(
                         "{} records not published: NATS did not take them before the daemon stopped",
                         pending.len()
@@ -248,7 +267,11 @@ pub fn start(
     c: &JetStreamSinkConfig,
     threads: &Threads,
 ) -> Result<Arc<SinkHandle>> {
-    let rt = tokio::runtime::Builder::new_current_thread()
+    // One thread of its own runs the connection between batches (pings,
+    // reconnects, acks), while the sink's thread waits on it per batch.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name(format!("sink-{name}-nats"))
         .enable_all()
         .build()
         .context("starting the sink's async runtime")?;
@@ -259,9 +282,11 @@ pub fn start(
         &format!("distlogd sink {name}"),
         &counters,
     ))?;
+    let _runtime = rt.enter();
     let js = jetstream::ContextBuilder::new()
         .timeout(ack_timeout)
         .build(client);
+    drop(_runtime);
     let worker = JetStreamWorker {
         rt,
         js,
