@@ -111,7 +111,8 @@ def keys(d: Daemon) -> list[str]:
             rows = json.load(r)["records"]
         if not rows:
             return out
-        out.extend(row["key"] or f"{row['host']}/{row['process']}/{row['created']}/{row['message']}" for row in rows)
+        for row in rows:
+            out.append(row["key"] or f"{row['host']}/{row['process']}/{row['created']}/{row['message']}")
         after = rows[-1]["id"]
 
 

@@ -150,7 +150,11 @@ pub fn validate_url(url: &str) -> Result<()> {
 
 /// Connects in the background: the daemon starts (and buffers, or waits)
 /// while NATS is away, and the client reconnects for ever.
-pub async fn connect(url: &str, name: &str, counters: &std::sync::Arc<Counters>) -> Result<async_nats::Client> {
+pub async fn connect(
+    url: &str,
+    name: &str,
+    counters: &std::sync::Arc<Counters>,
+) -> Result<async_nats::Client> {
     let events = counters.clone();
     async_nats::ConnectOptions::new()
         .name(name)

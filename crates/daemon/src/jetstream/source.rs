@@ -274,9 +274,7 @@ impl Source {
         self.counters
             .fetched
             .fetch_add(fetched.len() as u64, Relaxed);
-        self.counters
-            .in_flight
-            .store(fetched.len() as u64, Relaxed);
+        self.counters.in_flight.store(fetched.len() as u64, Relaxed);
         let pipeline = self.cx.switch.current();
         self.drop_stored(&mut fetched, &pipeline);
         for f in &fetched {
@@ -320,8 +318,8 @@ impl Source {
             .and_then(|h| h.get(TOPIC_HEADER))
             .map(|v| v.as_str().as_bytes().to_vec())
             .unwrap_or_default();
-        let decoded = Topic::parse(&topic)
-            .and_then(|t| decode(t, &message.payload, &self.cx.limits));
+        let decoded =
+            Topic::parse(&topic).and_then(|t| decode(t, &message.payload, &self.cx.limits));
         let record = match decoded {
             Ok(record) => {
                 if record.key_error.is_some() {
@@ -329,8 +327,8 @@ impl Source {
                 }
                 stats.decoded.fetch_add(1, Relaxed);
                 stats.metrics.observe(&record);
-                let original = (record.topic.encoding == Encoding::Pickle)
-                    .then(|| message.payload.to_vec());
+                let original =
+                    (record.topic.encoding == Encoding::Pickle).then(|| message.payload.to_vec());
                 Some(Arc::new(Routed::new(record, original, now())))
             }
             Err(err) => {

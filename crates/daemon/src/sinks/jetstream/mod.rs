@@ -19,7 +19,9 @@ use serde::Deserialize;
 use super::runner::{self, Lost, SinkHandle, Threads, Worker};
 use super::units::parse_duration;
 use super::{QueueConfig, SinkConfig, WhenFull};
-use crate::jetstream::{ensure_stream, subject, validate_url, Counters, StreamConfig, TOPIC_HEADER};
+use crate::jetstream::{
+    ensure_stream, subject, validate_url, Counters, StreamConfig, TOPIC_HEADER,
+};
 use crate::pipeline::Routed;
 
 /// Shards per system when none is configured.
@@ -157,7 +159,8 @@ impl JetStreamWorker {
                         failed.push(m);
                     }
                     Err(_) => {
-                        self.counters.error("publish timed out: NATS is not taking messages");
+                        self.counters
+                            .error("publish timed out: NATS is not taking messages");
                         failed.push(m);
                     }
                 }
@@ -233,7 +236,9 @@ impl Worker for JetStreamWorker {
                     ),
                 });
             }
-            self.counters.retried.fetch_add(pending.len() as u64, Relaxed);
+            self.counters
+                .retried
+                .fetch_add(pending.len() as u64, Relaxed);
             std::thread::sleep(delay);
             delay = (delay * 2).min(MAX_BACKOFF);
         }
@@ -245,9 +250,9 @@ impl Worker for JetStreamWorker {
 
     fn finish(&mut self) {
         let client = self.js.client();
-        let _ = self.rt.block_on(async {
-            tokio::time::timeout(Duration::from_secs(2), client.flush()).await
-        });
+        let _ = self
+            .rt
+            .block_on(async { tokio::time::timeout(Duration::from_secs(2), client.flush()).await });
     }
 }
 
