@@ -87,11 +87,7 @@ class Nats:
 
 
 def agent_config(url: str) -> str:
-    return (
-        "sinks:\n  nats:\n    type: jetstream\n"
-        f"    url: {url}\n"
-        "routes:\n  mode: all\n  default: [nats]\n"
-    )
+    return f"sinks:\n  nats:\n    type: jetstream\n    url: {url}\nroutes:\n  mode: all\n  default: [nats]\n"
 
 
 def collector_config(url: str) -> str:
@@ -129,15 +125,11 @@ def run_jetstream(args: argparse.Namespace, collectors: int) -> float:
             agent = bl.Daemon(root / "agent-store", "--config", str(root / "agent.yml"))
             started.append(agent)
             cs = [
-                bl.Daemon(root / f"c{i}", "--config", str(root / "collector.yml"))
-                for i in range(collectors)
+                bl.Daemon(root / f"c{i}", "--config", str(root / "collector.yml")) for i in range(collectors)
             ]
             started.extend(cs)
             start = send(agent.intake, args)
-            if collectors == 1:
-                done = cs[0].wait_queryable(args.count)
-            else:
-                done = wait_sum(cs, args.count)
+            done = cs[0].wait_queryable(args.count) if collectors == 1 else wait_sum(cs, args.count)
             check(agent, cs, args.count)
         finally:
             for d in started:
@@ -198,7 +190,8 @@ def main() -> int:
         ]
         for c in CONTENDERS
     ]
-    print(f"{args.count:,} JSON records, {args.connections} connections, {args.rounds} rounds; {bl.machine()}")
+    print(f"{args.count:,} JSON records, {args.connections} connections, {args.rounds} rounds")
+    print(bl.machine())
     print(bl.table(["path", "records/s (median)", "spread", "vs direct"], rows))
     return 0
 
