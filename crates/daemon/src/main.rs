@@ -40,7 +40,9 @@ use sinks::Threads;
 /// Receives log records from distlog clients over ZeroMQ (PULL), decodes
 /// them (JSON, or pickle without ever running code), routes them by rules
 /// to sinks (the embedded store, files, the console, a live feed, another
-/// distlogd), and serves tasks, trees and records over an HTTP API.
+/// distlogd, a NATS JetStream stream), and serves tasks, trees and records
+/// over an HTTP API. A central collector can also take records from
+/// JetStream (`sources:` in the configuration; see docs/scale-out.md).
 /// SIGHUP reloads the configuration; SIGINT or SIGTERM stops gracefully,
 /// storing every record received.
 #[derive(Debug, Parser)]
