@@ -225,6 +225,38 @@ def test_a_collector_killed_under_load_loses_nothing(tmp_path: Path, nats: Nats)
                 d.stop()
 
 
+def test_a_collector_frozen_past_ack_wait_leaves_its_messages_to_the_others(
+    tmp_path: Path, nats: Nats
+) -> None:
+    n = 2000
+    agent = Daemon(tmp_path / "agent-store", "--config", str(agent_config(tmp_path, nats.url)))
+    a = Daemon(tmp_path / "a", "--config", str(collector_config(tmp_path, "a", nats.url)))
+    b = Daemon(tmp_path / "b", "--config", str(collector_config(tmp_path, "b", nats.url)))
+    try:
+        # Idle, a waits in a fetch nearly all the time: frozen there, it is
+        # handed messages it cannot acknowledge within ack_wait (2s).
+        wait_until("a consuming", lambda: js(a, "sources")["connected"])
+        a.proc.send_signal(signal.SIGSTOP)
+        try:
+            sender = send(agent.intake, n)
+            assert sender.wait(timeout=PATIENCE) == 0, sender.stderr
+            wait_until("the agent's publishes acked", lambda: js(agent, "sinks")["acked"] >= n)
+            time.sleep(3)
+        finally:
+            a.proc.send_signal(signal.SIGCONT)
+        wait_until("every record stored", lambda: len(set(keys(a)) | set(keys(b))) >= n)
+        time.sleep(1)
+        ka, kb = keys(a), keys(b)
+        assert len(set(ka) | set(kb)) == n
+        assert not set(ka) & set(kb), "no record in both stores"
+        assert len(ka) + len(kb) == n
+        assert js(a, "sources")["expired"] > 0, js(a, "sources")
+        assert js(b, "sources")["redelivered"] > 0, js(b, "sources")
+    finally:
+        for d in (agent, a, b):
+            d.stop()
+
+
 def test_nats_down_then_up_buffers_within_the_bound_and_counts_the_rest(tmp_path: Path) -> None:
     nats = Nats(tmp_path / "nats")
     queue = "    queue:\n      size: 1000\n"

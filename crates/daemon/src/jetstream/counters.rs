@@ -39,6 +39,9 @@ pub struct Counters {
     /// Source: redelivered messages this collector had already stored,
     /// acknowledged without storing them again.
     pub deduplicated: AtomicU64,
+    /// Source: messages held past `ack_wait` before they could be stored
+    /// (a frozen or starved collector), left for redelivery.
+    pub expired: AtomicU64,
     /// Source: messages that are not records (no topic header, bad topic,
     /// bad body): counted, acknowledged, never redelivered for ever.
     pub rejected: AtomicU64,
@@ -107,6 +110,7 @@ impl Counters {
             v["redelivered"] = json!(n(&self.redelivered));
             v["deduplicated"] = json!(n(&self.deduplicated));
             v["rejected"] = json!(n(&self.rejected));
+            v["expired"] = json!(n(&self.expired));
         }
         v
     }
@@ -189,6 +193,11 @@ pub fn register_metrics(r: &mut prometheus_client::registry::Registry) {
         "jetstream_deduplicated",
         "Source: redelivered messages already stored here, not stored again",
         counter(|c| &c.deduplicated),
+    );
+    r.register(
+        "jetstream_expired",
+        "Source: messages held past ack_wait before storing, left for redelivery",
+        counter(|c| &c.expired),
     );
     r.register(
         "jetstream_rejected",

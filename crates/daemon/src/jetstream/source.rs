@@ -9,7 +9,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
 use async_nats::jetstream::{self, consumer::pull, AckKind};
@@ -28,8 +28,11 @@ pub const DEFAULT_CONSUMER: &str = "distlog-collectors";
 const DEFAULT_ACK_WAIT: Duration = Duration::from_secs(30);
 const DEFAULT_BATCH: usize = 1000;
 const DEFAULT_MAX_ACK_PENDING: i64 = 20_000;
-/// How long one fetch waits for messages: also how soon a stop is seen.
-const FETCH_EXPIRES: Duration = Duration::from_secs(1);
+/// How long one fetch waits for messages (also how soon a stop is seen):
+/// a second, and well inside `ack_wait`, which a fetch must not eat up.
+fn fetch_expires(ack_wait: Duration) -> Duration {
+    (ack_wait / 4).min(Duration::from_secs(1))
+}
 /// Stream sequences remembered as stored, to drop a redelivery at once.
 const SEEN: usize = 1 << 20;
 
@@ -249,17 +252,21 @@ impl Source {
     /// Fetches one batch, routes its records, waits until they are durable,
     /// then acknowledges them.
     async fn one_batch(&mut self, consumer: &jetstream::consumer::PullConsumer) -> Result<()> {
+        let ack_wait = self.c.ack_wait();
+        // Every message of this fetch was handed to us at or after this
+        // moment, so none can have expired before `asked + ack_wait`.
+        let asked = Instant::now();
         let mut batch = consumer
             .fetch()
             .max_messages(self.c.batch.unwrap_or(DEFAULT_BATCH))
-            .expires(FETCH_EXPIRES)
+            .expires(fetch_expires(ack_wait))
             .messages()
             .await
             .context("fetching from the consumer")?;
-        let mut fetched = Vec::new();
+        let mut messages = Vec::new();
         while let Some(m) = batch.next().await {
             match m {
-                Ok(m) => fetched.push(self.decode(m)),
+                Ok(m) => messages.push(m),
                 Err(e) => {
                     // Status messages (timeouts, heartbeats) end a fetch;
                     // what was fetched is still handled.
@@ -268,9 +275,25 @@ impl Source {
                 }
             }
         }
-        if fetched.is_empty() {
+        if messages.is_empty() {
             return Ok(());
         }
+        if asked.elapsed() >= ack_wait {
+            // Held past ack_wait (the process was frozen, or starved):
+            // JetStream may have handed these to another collector
+            // already. Storing them here too would store them twice; left
+            // unacknowledged, they are redelivered, to whoever asks.
+            self.counters
+                .expired
+                .fetch_add(messages.len() as u64, Relaxed);
+            tracing::warn!(
+                source = %self.name,
+                "{} messages held longer than ack_wait: left for redelivery",
+                messages.len()
+            );
+            return Ok(());
+        }
+        let mut fetched: Vec<Fetched> = messages.into_iter().map(|m| self.decode(m)).collect();
         self.counters
             .fetched
             .fetch_add(fetched.len() as u64, Relaxed);
