@@ -53,6 +53,7 @@ run() {
 }
 
 run ingest "$PYTHON" bench/ingest/run.py --smoke
+run tail-rules "$PYTHON" bench/ingest/tail.py --smoke
 run query "$PYTHON" bench/query/run.py --smoke
 run memory "$PYTHON" bench/memory/run.py --smoke
 run crash "$PYTHON" bench/crash/run.py --smoke
@@ -69,6 +70,7 @@ if command -v nats-server >/dev/null; then
 else
   echo "bench smoke: no nats-server; skipping the JetStream benchmark" >&2
 fi
+run otlp "$PYTHON" bench/otlp/run.py --smoke
 # The web UI in headless Chromium (scripts/test.sh installs it).
 if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
   run ui "$PYTHON" bench/ui/run.py --smoke

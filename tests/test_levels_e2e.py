@@ -3,6 +3,7 @@ real daemon, the real CLI and real Python programs."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -232,6 +233,37 @@ def test_a_rust_program_follows_set_and_clear(daemon: Daemon) -> None:
     finally:
         program.kill()
         program.wait()
+
+
+def test_a_task_set_to_debug_is_debug_in_a_rust_program_that_joins_it(daemon: Daemon, tmp_path: Path) -> None:
+    subprocess.run(
+        ["cargo", "build", "-q", "-p", "distlog", "--example", "levels_demo"],
+        cwd=ROOT,
+        check=True,
+        timeout=PATIENCE * 10,
+    )
+    a = start_program(daemon, tmp_path, TASK_A)
+    rust = None
+    try:
+        assert a.stdout is not None
+        root, slot = a.stdout.readline().split()
+        daemon.cli("level", "set", "--task", root, "DEBUG")
+        wait_tick(daemon, "adebug", lambda n, m: True)
+        rust = subprocess.Popen(
+            [str(ROOT / "target" / "debug" / "examples" / "levels_demo"), daemon.intake, daemon.control, slot]
+        )
+        # DEBUG inside the joined tree, though the facade is at WARN; the
+        # twenty DEBUG records logged before joining stay out.
+        wait_tick(daemon, "rustwarn", lambda n, m: n >= 5)
+        wait_tick(daemon, "rustjoined", lambda n, m: True)
+        assert ticks(daemon, "rustoutside") == []
+        tree = daemon.cli_json("tree", root)
+        assert "rustjoined" in json.dumps(tree)
+    finally:
+        for p in (a, rust):
+            if p is not None:
+                p.kill()
+                p.wait()
 
 
 def test_a_setting_for_a_while_lapses(daemon: Daemon, tmp_path: Path) -> None:

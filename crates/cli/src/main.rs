@@ -481,6 +481,23 @@ fn stats(out: &mut impl Write, s: &Value) -> Result<()> {
             writeln!(out, "{line}")?;
         }
     }
+    let t = &s["tail"];
+    if t["enabled"] == true {
+        let d = &t["decided"];
+        writeln!(
+            out,
+            "tail        {} tasks held ({} records, {} bytes); decided {} failed, {} closed, {} timed out, {} early (bound), {} at reload; {} late failures",
+            n(&t["held_tasks"]),
+            n(&t["held_records"]),
+            n(&t["held_bytes"]),
+            n(&d["failed"]),
+            n(&d["closed"]),
+            n(&d["timeout"]),
+            n(&d["early"]),
+            n(&d["flush"]),
+            n(&t["late_failures"]),
+        )?;
+    }
     if let Some(rules) = s["rules"].as_array().filter(|r| !r.is_empty()) {
         writeln!(out, "rules")?;
         for r in rules {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use distlog_proto::{decode, decode_heartbeat, DecodeError, Encoding, Kind, Limits, Topic};
 
+use crate::curve::Gate;
 use crate::pipeline::{Pipeline, Routed, Switch};
 use crate::stats::Stats;
 use crate::storage::now;
@@ -24,6 +25,8 @@ pub struct Intake {
     limits: Limits,
     stats: Arc<Stats>,
     switch: Arc<Switch>,
+    /// With CURVE: drops messages whose key has left the allow-list.
+    gate: Option<Gate>,
 }
 
 impl Intake {
@@ -73,14 +76,21 @@ impl Intake {
                 limits,
                 stats,
                 switch,
+                gate: None,
             },
             bound,
         ))
     }
 
+    /// Checks each message's CURVE key against the allow-list as it is now.
+    pub fn with_gate(mut self, gate: Option<Gate>) -> Intake {
+        self.gate = gate;
+        self
+    }
+
     /// Receives until `stop` is set, then drains what libzmq already holds,
     /// so a graceful stop keeps every message that reached the daemon.
-    pub fn run(self, stop: &AtomicBool) {
+    pub fn run(mut self, stop: &AtomicBool) {
         let mut topic = zmq::Message::new();
         let mut body = zmq::Message::new();
         let mut generation = self.switch.generation();
@@ -91,7 +101,12 @@ impl Intake {
             match self.socket.recv(&mut topic, flags) {
                 Ok(()) => {}
                 Err(zmq::Error::EAGAIN) if stopping => break,
-                Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => continue,
+                Err(zmq::Error::EAGAIN) => {
+                    // Idle: held tasks still come due (tail rules).
+                    pipeline.tick();
+                    continue;
+                }
+                Err(zmq::Error::EINTR) => continue,
                 Err(e) => {
                     tracing::error!("ZeroMQ receive failed: {e}; stopping intake");
                     break;
@@ -101,6 +116,11 @@ impl Intake {
             if let Err(err) = self.receive_rest(&topic, &mut body) {
                 self.stats.reject(&err, "");
                 continue;
+            }
+            if let Some(gate) = &mut self.gate {
+                if !gate.admits(&mut topic) {
+                    continue;
+                }
             }
             let topic = match Topic::parse(&topic) {
                 Ok(t) => t,

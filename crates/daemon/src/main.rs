@@ -220,8 +220,11 @@ fn run(args: Args) -> Result<()> {
     // are closed: libzmq admits any CURVE client while no handler is bound.
     let curve_stop = Arc::new(AtomicBool::new(false));
     let mut curve_threads = Vec::new();
+    let mut gate = None;
     if let Some(c) = &curve {
-        curve_threads.push(curve::start_zap(&ctx, c.allow.clone(), curve_stop.clone())?);
+        let keys = curve::LiveAllowList::load(c.allow.clone())?;
+        curve_threads.push(curve::start_zap(&ctx, keys.clone(), curve_stop.clone())?);
+        gate = Some(curve::Gate::new(keys, stats.refused.clone()));
     }
     let (intake, bound) = intake::Intake::bind(
         &ctx,
@@ -273,7 +276,7 @@ fn run(args: Args) -> Result<()> {
     let intake_stop = stop.clone();
     let intake_thread = std::thread::Builder::new()
         .name("intake".into())
-        .spawn(move || intake.run(&intake_stop))
+        .spawn(move || intake.with_gate(gate).run(&intake_stop))
         .context("starting the intake")?;
     let mut source_threads = Vec::new();
     for (name, config) in &sources {

@@ -2,8 +2,10 @@
 //! configuration reload.
 
 mod switch;
+mod tail;
 
 pub use switch::Switch;
+pub use tail::TailCounters;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -11,6 +13,7 @@ use std::sync::{Arc, OnceLock};
 use anyhow::Result;
 use distlog_proto::civil::Civil;
 use distlog_proto::Record;
+use distlog_rules::tail::Decision;
 use distlog_rules::RecordSubject;
 use serde_json::json;
 
@@ -154,6 +157,10 @@ pub struct Pipeline {
     /// (the intake, until its next record) route through `successor`.
     retired: AtomicBool,
     successor: OnceLock<Arc<Pipeline>>,
+    /// Held tasks, when a rule routes on `task: failed`.
+    tail: Option<tail::TailRouter>,
+    /// Tail counters, carried from one pipeline to the next.
+    pub tail_counters: Arc<TailCounters>,
 }
 
 /// Counts a route in progress for as long as it runs, panics included.
@@ -183,6 +190,12 @@ impl Pipeline {
                 None => sinks::start(name, config, threads)?,
             });
         }
+        let tail_counters = previous.map_or_else(Arc::default, |p| p.tail_counters.clone());
+        let tail = plan
+            .rules
+            .iter()
+            .any(|r| r.condition.needs_task())
+            .then(|| tail::TailRouter::new(plan.tail.clone(), tail_counters.clone()));
         Ok(Pipeline {
             sinks: started,
             rules: plan.rules,
@@ -191,6 +204,8 @@ impl Pipeline {
             active: AtomicUsize::new(0),
             retired: AtomicBool::new(false),
             successor: OnceLock::new(),
+            tail,
+            tail_counters,
         })
     }
 
@@ -204,6 +219,8 @@ impl Pipeline {
             active: AtomicUsize::new(0),
             retired: AtomicBool::new(false),
             successor: OnceLock::new(),
+            tail: None,
+            tail_counters: Arc::default(),
         }
     }
 
@@ -222,6 +239,31 @@ impl Pipeline {
         self.deliver(routed);
     }
 
+    /// Decides held tasks that are due (grace or timeout passed). The
+    /// intake calls it while idle; busy, routing does it by itself.
+    pub fn tick(&self) {
+        let Some(tail) = &self.tail else {
+            if self.retired.load(Ordering::SeqCst) {
+                if let Some(next) = self.successor.get() {
+                    next.tick();
+                }
+            }
+            return;
+        };
+        self.active.fetch_add(1, Ordering::SeqCst);
+        let routing = Routing(&self.active);
+        if self.retired.load(Ordering::SeqCst) {
+            drop(routing);
+            if let Some(next) = self.successor.get() {
+                next.tick();
+            }
+            return;
+        }
+        for d in tail.expire() {
+            self.release(d);
+        }
+    }
+
     /// Hands over to `next`, waits for routes still delivering here, then
     /// closes the sinks `next` does not share, so they release their
     /// files and sockets now rather than when a stale copy is dropped.
@@ -232,6 +274,13 @@ impl Pipeline {
             // A route holds on only while a blocking queue makes room.
             std::thread::sleep(std::time::Duration::from_micros(50));
         }
+        // Held tasks cannot move to `next` (its rules and sinks differ):
+        // they are decided as they stand, into this pipeline's sinks.
+        if let Some(tail) = &self.tail {
+            for d in tail.flush() {
+                self.release(d);
+            }
+        }
         for sink in &self.sinks {
             if !next.sinks.iter().any(|s| Arc::ptr_eq(s, sink)) {
                 sink.close();
@@ -240,21 +289,78 @@ impl Pipeline {
     }
 
     fn deliver(&self, routed: &Arc<Routed>) {
+        let subject = RecordSubject::new(&routed.record);
+        let Some(tail) = self.tail.as_ref().filter(|_| routed.record.key.is_some()) else {
+            let targets = self.targets(&subject, false, true);
+            self.send(routed, targets);
+            // Records outside tasks keep held tasks coming due too.
+            if let Some(tail) = &self.tail {
+                for d in tail.expire() {
+                    self.release(d);
+                }
+            }
+            return;
+        };
+        // Both outcomes: the sinks reached either way get the record now,
+        // the rest wait for the decision.
+        let if_failed = self.targets(&subject, true, false);
+        let if_not = self.targets(&subject, false, false);
+        let certain = if_failed & if_not;
+        let held = (if_failed != if_not).then(|| tail::Held {
+            routed: routed.clone(),
+            sent: certain,
+        });
+        let mut decided = Vec::new();
+        match tail.offer(routed, held, &mut decided) {
+            tail::Offer::Known(failed) => {
+                // The task's earlier records first, then this one.
+                for d in decided.drain(..) {
+                    self.release(d);
+                }
+                let targets = self.targets(&subject, failed, true);
+                self.send(routed, targets);
+            }
+            tail::Offer::Waiting => self.send(routed, certain),
+        }
+        for d in decided {
+            self.release(d);
+        }
+    }
+
+    /// Routes the records held for a decided task to the sinks its
+    /// outcome adds.
+    fn release(&self, d: Decision<tail::Held>) {
+        let counters = &self.tail_counters;
+        for held in d.held {
+            let subject = RecordSubject::new(&held.routed.record);
+            let more = self.targets(&subject, d.failed, true) & !held.sent;
+            let c = if more == 0 {
+                &counters.records_dropped
+            } else {
+                &counters.records_kept
+            };
+            c.fetch_add(1, Ordering::Relaxed);
+            self.send(&held.routed, more);
+        }
+    }
+
+    /// The sinks the rules pick for a record, given its task's outcome;
+    /// `count` adds to the rules' `matched`.
+    fn targets(&self, subject: &RecordSubject<'_>, failed: bool, count: bool) -> u128 {
         // Sinks are few; a stack bitmap keeps routing allocation-free.
         let mut targets: u128 = 0;
         let mut matched = false;
-        if !self.rules.is_empty() {
-            let subject = RecordSubject::new(&routed.record);
-            for rule in &self.rules {
-                if rule.condition.matches(&subject) {
-                    matched = true;
+        for rule in &self.rules {
+            if rule.condition.matches_task(subject, failed) {
+                matched = true;
+                if count {
                     rule.matched.fetch_add(1, Ordering::Relaxed);
-                    for &i in &rule.sinks {
-                        targets |= 1 << i;
-                    }
-                    if self.mode == Mode::First {
-                        break;
-                    }
+                }
+                for &i in &rule.sinks {
+                    targets |= 1 << i;
+                }
+                if self.mode == Mode::First {
+                    break;
                 }
             }
         }
@@ -263,11 +369,26 @@ impl Pipeline {
                 targets |= 1 << i;
             }
         }
+        targets
+    }
+
+    fn send(&self, routed: &Arc<Routed>, targets: u128) {
+        if targets == 0 {
+            return;
+        }
         for (i, sink) in self.sinks.iter().enumerate() {
             if targets & (1 << i) != 0 {
                 sink.deliver(routed);
             }
         }
+    }
+
+    /// The tail router's counters and bounds, for `/api/stats`.
+    pub fn tail_json(&self) -> serde_json::Value {
+        let limits = self.tail.as_ref().map(tail::TailRouter::limits);
+        let mut v = self.tail_counters.to_json(limits.as_ref());
+        v["enabled"] = json!(self.tail.is_some());
+        v
     }
 
     /// Each rule's name and how many records it matched.

@@ -132,7 +132,21 @@ impl KeyPair {
             }
         }
         match (public, secret) {
-            (Some(public), Some(secret)) => Ok(KeyPair { public, secret }),
+            (Some(public), Some(secret)) => {
+                // A hand-edited file with halves of two pairs would fail
+                // every handshake with nothing to say why.
+                let derived =
+                    x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(secret));
+                if derived.as_bytes() != &public {
+                    return Err(KeyError::BadFile {
+                        path: what.to_owned(),
+                        why: "its public-key is not the public half of its secret-key (halves of two \
+                              different key pairs?); make a new pair with `distlog keygen`"
+                            .into(),
+                    });
+                }
+                Ok(KeyPair { public, secret })
+            }
             _ => Err(KeyError::BadFile {
                 path: what.to_owned(),
                 why: "needs both `public-key = …` and `secret-key = …` (a .pub file holds only \

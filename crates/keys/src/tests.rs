@@ -117,3 +117,27 @@ fn a_pub_file_given_as_a_key_file_says_so_whatever_its_characters() {
         assert!(err.contains("needs both"), "{err}");
     }
 }
+
+#[test]
+fn a_key_file_whose_halves_belong_to_two_pairs_is_refused() {
+    let (one, two) = (
+        KeyPair::generate().expect("keygen"),
+        KeyPair::generate().expect("keygen"),
+    );
+    // libzmq's own key pairs agree with the derivation used for the check.
+    for pair in [&one, &two] {
+        assert!(KeyPair::parse_key_file(&pair.to_key_file(), "k").is_ok());
+    }
+    let mixed = format!(
+        "public-key = {}\nsecret-key = {}\n",
+        one.public_z85(),
+        two.secret_z85()
+    );
+    let err = KeyPair::parse_key_file(&mixed, "mixed.key")
+        .expect_err("must fail")
+        .to_string();
+    assert!(
+        err.contains("mixed.key") && err.contains("not the public half"),
+        "{err}"
+    );
+}

@@ -88,6 +88,12 @@ fn compile(spec: &ConditionSpec) -> Result<Node, RuleError> {
     if let Some(spec) = &spec.not {
         all.push(Node::Not(Box::new(compile(spec)?)));
     }
+    if let Some(task) = &spec.task {
+        all.push(task_node(task)?);
+    }
+    if let Some(ratio) = spec.sample {
+        all.push(sample_node(ratio)?);
+    }
     Ok(match all.len() {
         0 => Node::Always,
         1 => all.pop().unwrap_or(Node::Always),
@@ -211,6 +217,20 @@ pub(crate) fn event(text: &str) -> Result<Vec<Option<ScopeEvent>>, RuleError> {
         "none" => vec![None],
         _ => return Err(bad("event", text, "open, close, fail, scope, none")),
     })
+}
+
+pub(crate) fn task_node(text: &str) -> Result<Node, RuleError> {
+    match text.to_ascii_lowercase().as_str() {
+        "failed" => Ok(Node::TaskFailed),
+        _ => Err(bad("task", text, "failed")),
+    }
+}
+
+pub(crate) fn sample_node(ratio: f64) -> Result<Node, RuleError> {
+    if !(0.0..=1.0).contains(&ratio) {
+        return Err(RuleError::BadSample(ratio.to_string()));
+    }
+    Ok(Node::Sample(crate::sample::threshold(ratio)))
 }
 
 fn field_test(name: &str, spec: &FieldSpec) -> Result<FieldTest, RuleError> {

@@ -27,6 +27,11 @@ pub(crate) enum Node {
     /// A bare word of a command-line filter, lower-cased.
     MessageContains(String),
     Context(String, FieldTest),
+    /// The record's task has, or will have, a failed scope: known only
+    /// when the task is decided (see `crate::tail`).
+    TaskFailed,
+    /// The record's root id hashes below this (`None`: every task).
+    Sample(Option<u64>),
 }
 
 #[derive(Debug, Clone)]
@@ -53,8 +58,23 @@ impl Condition {
         Condition(Node::Always)
     }
 
+    /// Whether the record matches. A condition on the task's outcome
+    /// (`task: failed`) reads as "not failed" here; routing asks
+    /// [`Condition::matches_task`] with the outcome once it is known.
     pub fn matches(&self, subject: &dyn Subject) -> bool {
-        self.0.matches(subject)
+        self.0.matches(subject, false)
+    }
+
+    /// Whether the record matches if its task `failed` (has a failed
+    /// scope) or not. A record outside any task never has a failed task.
+    pub fn matches_task(&self, subject: &dyn Subject, failed: bool) -> bool {
+        self.0.matches(subject, failed)
+    }
+
+    /// Whether matching depends on the outcome of the record's task, so a
+    /// router must hold the record until the task is decided.
+    pub fn needs_task(&self) -> bool {
+        self.0.needs_task()
     }
 
     /// Whether matching may need the record's context (which costs a parse).
@@ -64,12 +84,12 @@ impl Condition {
 }
 
 impl Node {
-    fn matches(&self, s: &dyn Subject) -> bool {
+    fn matches(&self, s: &dyn Subject, failed: bool) -> bool {
         match self {
             Node::Always => true,
-            Node::All(nodes) => nodes.iter().all(|n| n.matches(s)),
-            Node::Any(nodes) => nodes.iter().any(|n| n.matches(s)),
-            Node::Not(node) => !node.matches(s),
+            Node::All(nodes) => nodes.iter().all(|n| n.matches(s, failed)),
+            Node::Any(nodes) => nodes.iter().any(|n| n.matches(s, failed)),
+            Node::Not(node) => !node.matches(s, failed),
             Node::MinLevel(min) => s.levelno() >= *min,
             Node::Logger(p) => p.iter().any(|p| p.matches(s.logger())),
             Node::Host(p) => p.iter().any(|p| p.matches(s.host())),
@@ -83,6 +103,18 @@ impl Node {
                 let value = s.context().and_then(|c| lookup(c, path));
                 test.matches(value)
             }
+            Node::TaskFailed => failed && s.root().is_some(),
+            Node::Sample(None) => s.root().is_some(),
+            Node::Sample(Some(below)) => s.root().is_some_and(|r| crate::sample::hash(r) < *below),
+        }
+    }
+
+    fn needs_task(&self) -> bool {
+        match self {
+            Node::TaskFailed => true,
+            Node::All(n) | Node::Any(n) => n.iter().any(Node::needs_task),
+            Node::Not(n) => n.needs_task(),
+            _ => false,
         }
     }
 

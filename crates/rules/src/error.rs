@@ -15,7 +15,7 @@ pub enum RuleError {
     BadRegex { pattern: String, error: String },
     #[error("bad glob {0:?}")]
     BadGlob(String),
-    #[error("unknown field {field:?} in filter term {term} (expected level, logger, host, system, kind, encoding, event, context.NAME, message)")]
+    #[error("unknown field {field:?} in filter term {term} (expected level, logger, host, system, kind, encoding, event, context.NAME, message, sample)")]
     UnknownField { term: usize, field: String },
     #[error("filter term {term} ({text:?}): {problem}")]
     BadTerm {
@@ -27,4 +27,8 @@ pub enum RuleError {
     Yaml(String),
     #[error("context field {field:?}: give a value, or one of `equals`, `exists`, `in`")]
     BadFieldTest { field: String },
+    #[error("sample: {0} is not a share between 0 and 1 (0.1 keeps one task in ten)")]
+    BadSample(String),
+    #[error("`task: failed` is known only once a task is decided, so it works only in routing rules (distlogd.yml), not in a filter")]
+    TaskInFilter,
 }

@@ -1,7 +1,9 @@
 //! The command-line form: `level>=WARNING logger=app context.user=leo
 //! message~"timed out" !event=open`, or a YAML map `{any: [...]}`.
 
-use crate::compile::{encoding, event, kind, level_number, name_pattern, regex, system, typed};
+use crate::compile::{
+    encoding, event, kind, level_number, name_pattern, regex, sample_node, system, typed,
+};
 use crate::condition::{FieldTest, Node};
 use crate::spec::{ConditionSpec, Level};
 use crate::{Condition, RuleError};
@@ -13,7 +15,13 @@ pub fn parse_filter(text: &str) -> Result<Condition, RuleError> {
     if trimmed.starts_with('{') {
         let spec: ConditionSpec =
             serde_saphyr::from_str(trimmed).map_err(|e| RuleError::Yaml(e.to_string()))?;
-        return spec.compile();
+        let condition = spec.compile()?;
+        // A filter sees each record once, as it passes: it cannot wait
+        // for the task to close.
+        if condition.needs_task() {
+            return Err(RuleError::TaskInFilter);
+        }
+        return Ok(condition);
     }
     let mut nodes = Vec::new();
     for (i, term) in split_terms(trimmed)?.iter().enumerate() {
@@ -63,8 +71,8 @@ fn split_terms(text: &str) -> Result<Vec<String>, RuleError> {
     Ok(terms)
 }
 
-const KNOWN: [&str; 8] = [
-    "level", "logger", "host", "system", "kind", "encoding", "event", "message",
+const KNOWN: [&str; 9] = [
+    "level", "logger", "host", "system", "kind", "encoding", "event", "message", "sample",
 ];
 
 fn term_node(index: usize, term: &str) -> Result<Node, RuleError> {
@@ -129,6 +137,11 @@ fn term_node(index: usize, term: &str) -> Result<Node, RuleError> {
             }
             Ok(Node::Event(events))
         }
+        ("sample", "=") => match value.parse::<f64>() {
+            Ok(ratio) => sample_node(ratio),
+            Err(_) => Err(RuleError::BadSample(value.to_owned())),
+        },
+        ("task", _) => Err(RuleError::TaskInFilter),
         ("message", "~") => Ok(Node::Message(regex(value)?)),
         ("message", "=") => Ok(Node::MessageContains(value.to_lowercase())),
         (f, "=") if f.starts_with("context.") && f.len() > 8 => {

@@ -16,18 +16,26 @@
 //! assert!(yaml.compile().unwrap().matches(&subject));
 //! assert!(parse_filter("level>=ERROR context.user=leo message~time(d)?.out").unwrap().matches(&subject));
 //! assert!(!parse_filter("host=web-*").unwrap().matches(&subject));
+//!
+//! // Routing on how the record's task ends (see `tail`): asked both ways.
+//! let kept: ConditionSpec = serde_saphyr::from_str("{any: [{task: failed}, {sample: 0.1}]}").unwrap();
+//! let kept = kept.compile().unwrap();
+//! assert!(kept.needs_task() && kept.matches_task(&subject, true));
 //! ```
 
 mod compile;
 mod condition;
 mod error;
 mod filter;
+mod sample;
 mod spec;
 mod subject;
+pub mod tail;
 
 pub use condition::Condition;
 pub use error::RuleError;
 pub use filter::parse_filter;
+pub use sample::sample_point;
 pub use spec::ConditionSpec;
 pub use subject::{JsonSubject, RecordSubject, Subject};
 

@@ -39,6 +39,14 @@ pub struct ConditionSpec {
     pub any: Option<Vec<ConditionSpec>>,
     #[serde(default)]
     pub not: Option<Box<ConditionSpec>>,
+    /// `failed`: the record's task has, or will have, a failed scope.
+    /// Decided when the task closes or times out: routing rules only.
+    #[serde(default)]
+    pub task: Option<String>,
+    /// A share of tasks from 0 to 1, chosen by the root id, so every
+    /// daemon and process picks the same tasks.
+    #[serde(default)]
+    pub sample: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

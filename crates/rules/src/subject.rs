@@ -16,6 +16,10 @@ pub trait Subject {
     fn event(&self) -> Option<ScopeEvent>;
     /// `context` without `key`, if the record has one.
     fn context(&self) -> Option<&Map<String, Value>>;
+    /// The root id of the record's task, if it was logged in a scope.
+    fn root(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// A decoded record. Its context is parsed out of the body only when a
@@ -52,6 +56,9 @@ impl Subject for RecordSubject<'_> {
     }
     fn event(&self) -> Option<ScopeEvent> {
         self.record.event
+    }
+    fn root(&self) -> Option<&str> {
+        self.record.key.as_ref().map(|k| k.scope.root.as_str())
     }
     fn context(&self) -> Option<&Map<String, Value>> {
         self.context
@@ -106,5 +113,8 @@ impl Subject for JsonSubject<'_> {
     }
     fn context(&self) -> Option<&Map<String, Value>> {
         self.row.get("context").and_then(Value::as_object)
+    }
+    fn root(&self) -> Option<&str> {
+        self.row.get("root").and_then(Value::as_str)
     }
 }

@@ -19,7 +19,7 @@ tasks and subtasks) to every record and ships it to `distlogd`::
 from ._formatters import JSONFormatter, PickleFormatter, ScopeFilter
 from ._handler import ZmqHandler
 from ._metrics import metric, timed
-from ._scope import Task, import_task, task, to
+from ._scope import Task, from_traceparent, import_task, task, to
 
 __all__ = [
     "JSONFormatter",
@@ -27,6 +27,7 @@ __all__ = [
     "ScopeFilter",
     "Task",
     "ZmqHandler",
+    "from_traceparent",
     "import_task",
     "metric",
     "task",

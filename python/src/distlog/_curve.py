@@ -104,4 +104,11 @@ def _key_pair(path: str) -> Tuple[bytes, bytes]:
             f"curve_key: {path} needs both `public-key` and `secret-key` "
             "(a .pub file holds only the public half; give the .key file)"
         )
+    # A hand-edited file with halves of two pairs would fail every
+    # handshake with nothing to say why.
+    if zmq.curve_public(found["secret-key"]) != found["public-key"]:
+        raise ValueError(
+            f"curve_key: {path}: its public-key is not the public half of its secret-key "
+            "(halves of two different key pairs?); make a new pair with `distlog keygen`"
+        )
     return found["public-key"], found["secret-key"]

@@ -17,7 +17,9 @@ import uuid
 from types import TracebackType
 from typing import Any, Callable, Dict, List, Optional, Tuple, Type, TypeVar
 
-__all__ = ["Task", "current_context", "import_task", "open_scopes", "task", "to"]
+from ._trace import bridged_root, parse_traceparent, traceparent_of
+
+__all__ = ["Task", "current_context", "from_traceparent", "import_task", "open_scopes", "task", "to"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -190,12 +192,16 @@ class Task:
         *,
         root: bool = False,
         scope_id: Optional[str] = None,
+        parent_span: Optional[str] = None,
     ) -> None:
         self._msg = msg
         self._args = args
         self._context = _snapshot_context(context)
         self._root = root
         self._import_id = scope_id
+        # The caller's span (from a `traceparent`), sent on the scope's
+        # opening and closing records so the exported span hangs under it.
+        self._parent_span = parent_span
         self._scope: Optional[Scope] = None
         self._token: Optional[contextvars.Token[Optional[Scope]]] = None
         self._success: Optional[Tuple[str, Tuple[Any, ...]]] = None
@@ -209,6 +215,12 @@ class Task:
         if self._scope is None:
             raise RuntimeError("this task has not been entered yet (use it in a `with` statement)")
         return self._scope.id
+
+    def traceparent(self) -> str:
+        """A W3C `traceparent` header naming this scope's span, for the
+        requests it makes: a service that continues it (OpenTelemetry, or
+        `distlog.from_traceparent`) joins this tree's trace under this scope."""
+        return traceparent_of(self.id)
 
     def success(self, msg: str, *args: Any) -> None:
         """The message of the closing record if the scope ends without an exception."""
@@ -247,7 +259,7 @@ class Task:
         caller = self._caller or _caller_of(sys._getframe(1))
         self._caller = caller
         try:
-            _emit(logging.INFO, self._msg, self._args, caller, {"scope_event": "open"})
+            _emit(logging.INFO, self._msg, self._args, caller, self._scope_extra({"scope_event": "open"}))
         finally:
             # Seq 0 stays the opening record's even when it was filtered out.
             scope._opening = False
@@ -267,15 +279,20 @@ class Task:
         try:
             if exc_type is None:
                 msg, args = self._success or (self._msg, self._args)
-                extra = {"scope_event": "close", "scope_duration": duration}
+                extra = self._scope_extra({"scope_event": "close", "scope_duration": duration})
                 _emit(logging.INFO, msg, args, caller, extra)
             else:
-                extra = {"scope_event": "fail", "scope_duration": duration}
+                extra = self._scope_extra({"scope_event": "fail", "scope_duration": duration})
                 exc_info = (exc_type, exc, tb) if exc is not None else None
                 _emit(logging.ERROR, self._msg, self._args, caller, extra, exc_info)
         finally:
             if self._token is not None:
                 _current.reset(self._token)
+
+    def _scope_extra(self, extra: Dict[str, Any]) -> Dict[str, Any]:
+        if self._parent_span is not None:
+            extra["parent_span_id"] = self._parent_span
+        return extra
 
     def __call__(self, func: F) -> F:
         """As a decorator: every call of `func` runs in a new scope like this one."""
@@ -298,6 +315,7 @@ class Task:
                 dict(self._context),
                 root=self._root,
                 scope_id=self._import_id,
+                parent_span=self._parent_span,
             )
             t._caller = where
             return t
@@ -365,3 +383,17 @@ def import_task(task_id: str, msg: str, *args: Any, **context: Any) -> Task:
     if not isinstance(task_id, str) or not _SCOPE_ID.match(task_id):
         raise ValueError(f"not a distlog task id: {task_id!r} (expected <root-uuid>[/<n>]*)")
     return Task(msg, args, context, scope_id=task_id)
+
+
+def from_traceparent(traceparent: Optional[str], msg: str, *args: Any, **context: Any) -> Task:
+    """Starts a root task that joins the caller's trace (a W3C `traceparent`
+    header): its records carry the caller's trace id, and its span hangs
+    under the caller's span when distlogd exports to OpenTelemetry. Without
+    a valid header (None, empty, malformed) it is a plain new root task, as
+    W3C asks, so a handler can pass `request.headers.get("traceparent")` as
+    it comes. As a decorator, each call needs its own header: use it in a
+    `with` statement."""
+    parent = parse_traceparent(traceparent)
+    if parent is None:
+        return Task(msg, args, context, root=True)
+    return Task(msg, args, context, root=True, scope_id=bridged_root(parent), parent_span=parent.parent_id)

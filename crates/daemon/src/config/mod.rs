@@ -3,6 +3,7 @@
 
 mod explain;
 mod plan;
+mod tail;
 
 pub use plan::{Mode, Plan, RulePlan};
 
@@ -52,6 +53,9 @@ pub struct RoutesConfig {
     pub rules: Vec<RuleConfig>,
     /// Where records that match no rule go; `[]` drops them.
     pub default: Vec<Spanned<String>>,
+    /// Holding tasks for `task: failed` rules (see `config/tail.rs`).
+    #[serde(default)]
+    pub tail: Option<Spanned<tail::TailConfig>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,6 +119,19 @@ impl ConfigFile {
                 .value
                 .validated(store)
                 .with_context(|| format!("line {}: sink {name:?}", spec.referenced.line()))?;
+            if let SinkConfig::Store(store_config) = &config {
+                let path = store_config.path();
+                let same = sinks.iter().find(|(_, c): &&(String, SinkConfig)| {
+                    matches!(c, SinkConfig::Store(o) if o.path() == path)
+                });
+                if let Some((other, _)) = same {
+                    bail!(
+                        "line {}: store sinks {other:?} and {name:?} both use the store at {}: one store takes one sink (give each its own `path`; a store sink without one uses --store)",
+                        spec.referenced.line(),
+                        path.display()
+                    );
+                }
+            }
             sinks.push((name, config));
         }
         let mut sources = Vec::new();
@@ -137,7 +154,15 @@ impl ConfigFile {
                 mode: unplaced("all".into()),
                 rules: Vec::new(),
                 default: names.iter().map(|n| unplaced(n.clone())).collect(),
+                tail: None,
             },
+        };
+        let tail = match &routes.tail {
+            Some(t) => t
+                .value
+                .limits()
+                .with_context(|| format!("line {}", t.referenced.line()))?,
+            None => Default::default(),
         };
         let mode = match routes.mode.value.as_str() {
             "all" => Mode::All,
@@ -201,6 +226,7 @@ impl ConfigFile {
             mode,
             rules,
             default,
+            tail,
         })
     }
 }

@@ -13,6 +13,8 @@ pub struct Plan {
     pub mode: Mode,
     pub rules: Vec<RulePlan>,
     pub default: Vec<usize>,
+    /// Bounds for holding tasks that `task: failed` rules wait on.
+    pub tail: distlog_rules::tail::TailLimits,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

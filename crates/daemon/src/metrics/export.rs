@@ -25,6 +25,8 @@ pub async fn metrics_handler(State(api): State<Api>) -> Response {
     let sinks: Vec<Value> = pipeline.sinks.iter().map(|s| s.to_json()).collect();
     let mut registry = Registry::with_prefix("distlog");
     daemon_figures(&mut registry, &api.stats, &sinks, store.as_ref());
+    pipeline.tail_counters.register(&mut registry);
+    otlp_figures(&mut registry, &sinks);
     api.stats.metrics.register(&mut registry);
     crate::jetstream::register_metrics(&mut registry);
     let mut out = String::new();
@@ -97,6 +99,11 @@ fn daemon_figures(
         "intake_refused",
         "Connections refused at the handshake (CURVE), by reason",
         counter_family(refused),
+    );
+    r.register(
+        "intake_removed_key_messages",
+        "Messages dropped because their connection's CURVE key was taken off the allow-list",
+        c(stats.refused.removed_key_messages.load(Relaxed)),
     );
     r.register(
         "key_errors",
@@ -212,6 +219,60 @@ fn daemon_figures(
         "uptime_seconds",
         "Seconds since the daemon started",
         ConstGauge::new(stats.uptime_seconds()),
+    );
+}
+
+/// The `otlp` sinks' own figures (their `otlp` entry in `/api/stats`),
+/// registered only when such a sink runs.
+fn otlp_figures(r: &mut Registry, sinks: &[Value]) {
+    let otlp: Vec<(String, &Value)> = sinks
+        .iter()
+        .filter_map(|s| {
+            let name = s.get("name")?.as_str()?.to_owned();
+            Some((name, s.get("otlp")?))
+        })
+        .collect();
+    if otlp.is_empty() {
+        return;
+    }
+    let per_signal = |key: &'static str| {
+        otlp.iter().flat_map(move |(name, v)| {
+            ["logs", "spans"].map(|signal| {
+                let labels = vec![
+                    ("sink".to_string(), name.clone()),
+                    ("signal".to_string(), signal.to_string()),
+                ];
+                (labels, v.get(key).map_or(0, |x| num(x, signal)))
+            })
+        })
+    };
+    let families = [
+        ("otlp_exported", "Log records and spans an OTLP receiver took"),
+        ("otlp_rejected", "Log records and spans an OTLP receiver refused (4xx, partial success)"),
+        ("otlp_lost", "Log records and spans given up on (backlog full, retries ran out, stopped while the receiver was away)"),
+    ];
+    for (name, help) in families {
+        let key = name.trim_start_matches("otlp_");
+        r.register(name, help, counter_family(per_signal(key)));
+    }
+    r.register(
+        "otlp_pending",
+        "Log records and spans waiting to be sent to an OTLP receiver",
+        gauge_family(per_signal("pending").map(|(l, v)| (l, v as i64))),
+    );
+    let per_sink = |key: &'static str| {
+        otlp.iter()
+            .map(move |(name, v)| (label("sink", name.clone()), num(v, key)))
+    };
+    r.register(
+        "otlp_requests",
+        "Export requests sent to an OTLP receiver (attempts)",
+        counter_family(per_sink("requests")),
+    );
+    r.register(
+        "otlp_failed_attempts",
+        "Export attempts that failed and will be retried (5xx, 429, 408, connection errors)",
+        counter_family(per_sink("failed_attempts")),
     );
 }
 

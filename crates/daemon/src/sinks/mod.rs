@@ -10,6 +10,7 @@ pub mod feed;
 mod file;
 mod forward;
 mod jetstream;
+pub mod otlp;
 mod runner;
 mod store;
 pub(crate) mod units;
@@ -27,6 +28,7 @@ pub use feed::FeedSinkConfig;
 pub use file::FileSinkConfig;
 pub use forward::ForwardSinkConfig;
 pub use jetstream::JetStreamSinkConfig;
+pub use otlp::OtlpSinkConfig;
 pub use store::StoreSinkConfig;
 
 /// One sink as configured; `type` picks the variant.
@@ -40,6 +42,7 @@ pub enum SinkConfig {
     Forward(ForwardSinkConfig),
     #[serde(rename = "jetstream")]
     JetStream(JetStreamSinkConfig),
+    Otlp(OtlpSinkConfig),
 }
 
 /// A sink's queue between the router and its thread.
@@ -93,6 +96,7 @@ impl SinkConfig {
             SinkConfig::Feed(_) => "feed",
             SinkConfig::Forward(_) => "forward",
             SinkConfig::JetStream(_) => "jetstream",
+            SinkConfig::Otlp(_) => "otlp",
         }
     }
 
@@ -103,6 +107,7 @@ impl SinkConfig {
             SinkConfig::Console(c) => c.queue.as_ref(),
             SinkConfig::Forward(c) => c.queue.as_ref(),
             SinkConfig::JetStream(c) => c.queue.as_ref(),
+            SinkConfig::Otlp(c) => c.queue.as_ref(),
             SinkConfig::Feed(_) => None,
         }
     }
@@ -120,6 +125,7 @@ impl SinkConfig {
             SinkConfig::Feed(c) => SinkConfig::Feed(c),
             SinkConfig::Forward(c) => SinkConfig::Forward(c.validated()?),
             SinkConfig::JetStream(c) => SinkConfig::JetStream(c.validated()?),
+            SinkConfig::Otlp(c) => SinkConfig::Otlp(c.validated()?),
         })
     }
 }
@@ -138,5 +144,6 @@ pub fn start(name: &str, config: &SinkConfig, threads: &Threads) -> Result<Arc<S
         SinkConfig::Feed(c) => Ok(feed::start(name, config, c)),
         SinkConfig::Forward(c) => forward::start(name, config, c, threads),
         SinkConfig::JetStream(c) => jetstream::start(name, config, c, threads),
+        SinkConfig::Otlp(c) => otlp::start(name, config, c, threads),
     }
 }

@@ -2,7 +2,7 @@
 //! counters, and the thread that feeds batches to the sink's worker.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -133,7 +133,13 @@ pub struct SinkHandle {
     /// Dropped by [`SinkHandle::close`]: the thread then drains its queue
     /// and ends, even while stale copies of the handle are still held.
     closer: Mutex<Option<Sender<()>>>,
+    /// Figures of the sink's own, shown under its type's name in its
+    /// `/api/stats` entry (an `otlp` sink's exports and retries).
+    report: OnceLock<Report>,
 }
+
+/// A sink's own figures, as JSON.
+pub type Report = Box<dyn Fn() -> Value + Send + Sync>;
 
 impl SinkHandle {
     pub fn deliver(&self, record: &Arc<Routed>) {
@@ -205,6 +211,7 @@ impl SinkHandle {
             input: Input::Store(store),
             // The store closes when its last handle goes (see sinks/store).
             closer: Mutex::new(None),
+            report: OnceLock::new(),
         }
     }
 
@@ -215,6 +222,11 @@ impl SinkHandle {
         if let Ok(mut closer) = self.closer.lock() {
             closer.take();
         }
+    }
+
+    /// Sets the sink's own figures; once, at its start.
+    pub fn set_report(&self, report: Report) {
+        let _ = self.report.set(report);
     }
 
     /// A live subscription, for feed sinks.
@@ -233,6 +245,7 @@ impl SinkHandle {
             stats: Arc::default(),
             input: Input::Feed(tx),
             closer: Mutex::new(None),
+            report: OnceLock::new(),
         }
     }
 
@@ -259,6 +272,9 @@ impl SinkHandle {
             v["queued_bytes"] = json!(budget.queued.load(Relaxed));
             v["queue_max_bytes"] = json!(budget.max);
         }
+        if let Some(report) = self.report.get() {
+            v[self.config.kind()] = report();
+        }
         if let Input::Store(store) = &self.input {
             // Written: indexed and queryable since start; queued: appended
             // (in the journal) and not yet indexed.
@@ -284,6 +300,9 @@ pub trait Worker: Send + 'static {
     /// and the reason logged; retrying, where it makes sense, is the
     /// worker's own business.
     fn write(&mut self, batch: &[Arc<Routed>]) -> Result<(), Lost>;
+    /// Given the sink's counters before its thread starts, for a worker
+    /// that loses records after `write` returned (a later failed send).
+    fn attach(&mut self, _stats: &Arc<SinkStats>) {}
     /// Called about once a second, busy or not.
     fn tick(&mut self) {}
     /// Called once the sink is told to stop, before what is still queued is
@@ -315,7 +334,7 @@ pub fn spawn(
     config: &SinkConfig,
     queue: Option<&QueueConfig>,
     defaults: (usize, WhenFull),
-    worker: impl Worker,
+    mut worker: impl Worker,
     threads: &Threads,
 ) -> Result<Arc<SinkHandle>> {
     let size = queue.and_then(|q| q.size).unwrap_or(defaults.0).max(1);
@@ -329,6 +348,7 @@ pub fn spawn(
     let (tx, rx) = crossbeam_channel::bounded(size);
     let (closer, closed) = crossbeam_channel::bounded(0);
     let stats = Arc::new(SinkStats::default());
+    worker.attach(&stats);
     let thread_stats = stats.clone();
     let thread_name = name.to_owned();
     let handle = std::thread::Builder::new()
@@ -355,6 +375,7 @@ pub fn spawn(
         stats,
         input: Input::Queue(tx, when_full, budget),
         closer: Mutex::new(Some(closer)),
+        report: OnceLock::new(),
     }))
 }
 

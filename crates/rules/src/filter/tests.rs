@@ -86,7 +86,7 @@ fn filter_errors_say_what_is_wrong() {
     let err = |f: &str| parse_filter(f).expect_err(f).to_string();
     assert_eq!(
         err("levle=ERROR"),
-        "unknown field \"levle\" in filter term 1 (expected level, logger, host, system, kind, encoding, event, context.NAME, message)"
+        "unknown field \"levle\" in filter term 1 (expected level, logger, host, system, kind, encoding, event, context.NAME, message, sample)"
     );
     assert!(err("level=LOUD").contains("unknown level \"LOUD\""));
     assert!(err("message~(unclosed").contains("message regex"));

@@ -6,13 +6,19 @@
 //! the same context) about every CURVE handshake; without one it would
 //! admit any client that knows the server's public key. The allow-list
 //! file is read again when its modification time changes, so adding a
-//! client needs no restart.
+//! client needs no restart, and removing one takes effect on its open
+//! connections too: the intake checks each message's `User-Id` (the key
+//! the ZAP handler admitted) against the list as it is now.
+
+mod allowed;
+
+pub use allowed::{Gate, LiveAllowList};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
 use distlog_keys::{AllowList, KeyPair};
@@ -24,6 +30,8 @@ const ZAP_DOMAIN: &str = "distlog";
 const POLL_MS: i32 = 100;
 /// How often refusals of one kind are logged; the rest are counted.
 const LOG_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the allow-list file is looked at when no handshake asks.
+const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What the operator gave: the server's key pair and the allow-list file.
 pub struct CurveConfig {
@@ -72,6 +80,9 @@ pub struct Refused {
     pub wrong_server_key: AtomicU64,
     pub no_curve: AtomicU64,
     pub other: AtomicU64,
+    /// Messages, not connections: sent on a connection admitted before
+    /// its key was taken off the allow-list.
+    pub removed_key_messages: AtomicU64,
 }
 
 impl Refused {
@@ -93,6 +104,10 @@ impl Refused {
             out.insert(name.into(), n.into());
         }
         out.insert("total".into(), total.into());
+        out.insert(
+            "removed_key_messages".into(),
+            self.removed_key_messages.load(Relaxed).into(),
+        );
         serde_json::Value::Object(out)
     }
 }
@@ -101,7 +116,7 @@ impl Refused {
 /// that no handshake happens without it.
 pub fn start_zap(
     ctx: &zmq::Context,
-    allow: PathBuf,
+    keys: Arc<LiveAllowList>,
     stop: Arc<AtomicBool>,
 ) -> Result<JoinHandle<()>> {
     let socket = ctx.socket(zmq::REP).context("creating the ZAP socket")?;
@@ -112,12 +127,18 @@ pub fn start_zap(
     socket
         .bind(ZAP_ENDPOINT)
         .context("binding the ZAP handler (is another one running in this process?)")?;
-    let mut keys = Keys::new(allow)?;
     std::thread::Builder::new()
         .name("curve-zap".into())
         .spawn(move || {
             let mut last_log = None;
+            let mut checked = Instant::now();
             while !stop.load(Relaxed) {
+                // Between handshakes too: a removed key must stop being
+                // admitted on the connections it already has.
+                if checked.elapsed() >= RELOAD_INTERVAL {
+                    checked = Instant::now();
+                    keys.refresh();
+                }
                 let frames = match socket.recv_multipart(0) {
                     Ok(f) => f,
                     // A signal landing on this thread interrupts libzmq's
@@ -132,7 +153,7 @@ pub fn start_zap(
                         std::process::abort();
                     }
                 };
-                let reply = answer(&frames, &mut keys, &mut last_log);
+                let reply = answer(&frames, &keys, &mut last_log);
                 if let Err(e) = socket.send_multipart(reply, 0) {
                     tracing::warn!("ZAP reply not sent: {e}");
                 }
@@ -233,47 +254,13 @@ fn parse_event(frames: &[Vec<u8>]) -> Option<(u16, u32)> {
     Some((event, value))
 }
 
-/// The allow-list, read again when the file changes.
-struct Keys {
-    path: PathBuf,
-    list: AllowList,
-    modified: Option<SystemTime>,
-}
-
-impl Keys {
-    fn new(path: PathBuf) -> Result<Keys> {
-        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
-        let list = AllowList::read(&path).context("reading the CURVE allow-list")?;
-        Ok(Keys {
-            path,
-            list,
-            modified,
-        })
-    }
-
-    /// A file that went bad keeps the last good list, so a half-saved
-    /// edit does not lock every client out.
-    fn refresh(&mut self) {
-        let modified = std::fs::metadata(&self.path)
-            .and_then(|m| m.modified())
-            .ok();
-        if modified == self.modified {
-            return;
-        }
-        self.modified = modified;
-        match AllowList::read(&self.path) {
-            Ok(list) => {
-                tracing::info!(keys = list.len(), "CURVE allow-list reloaded");
-                self.list = list;
-            }
-            Err(e) => tracing::error!("CURVE allow-list not reloaded, keeping the last one: {e}"),
-        }
-    }
-}
-
 /// The reply to one ZAP request (RFC 27): version, request id, status
 /// code, status text, user id, metadata.
-fn answer(frames: &[Vec<u8>], keys: &mut Keys, last_log: &mut Option<Instant>) -> Vec<Vec<u8>> {
+fn answer(
+    frames: &[Vec<u8>],
+    keys: &LiveAllowList,
+    last_log: &mut Option<Instant>,
+) -> Vec<Vec<u8>> {
     let id = frames.get(1).cloned().unwrap_or_default();
     let reply = |code: &str, text: &str, user: &[u8]| {
         vec![
@@ -295,7 +282,7 @@ fn answer(frames: &[Vec<u8>], keys: &mut Keys, last_log: &mut Option<Instant>) -
         return reply("400", "no client key", b"");
     };
     keys.refresh();
-    if keys.list.allows(key) {
+    if keys.allows(key) {
         let user = <&[u8; 32]>::try_from(key.as_slice())
             .ok()
             .and_then(|k| zmq::z85_encode(k).ok())
