@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+import zmq
 
 from conftest import BIN_DIR, PATIENCE, Daemon
 
@@ -138,6 +139,18 @@ def send(endpoint: str, count: int, rate: float = 0.0, seed: int = 7) -> subproc
     )
 
 
+def send_heartbeat(endpoint: str) -> None:
+    ctx = zmq.Context()
+    try:
+        push = ctx.socket(zmq.PUSH)
+        push.connect(endpoint)
+        body = {"hostname": "obelix", "process": 6156, "created": time.time(), "open_scopes": 1}
+        push.send_multipart([b"PHJ", json.dumps(body).encode()])
+        push.close(linger=5000)
+    finally:
+        ctx.term()
+
+
 def wait_until(what: str, done: Any) -> None:
     deadline = time.monotonic() + PATIENCE
     while not done():
@@ -175,6 +188,12 @@ def test_two_collectors_share_the_stream_and_store_each_record_once(tmp_path: Pa
         assert js(b, "sources")["acked"] == len(kb)
         metrics = urllib.request.urlopen(a.server + "/metrics", timeout=PATIENCE).read().decode()
         assert 'distlog_jetstream_acked_total{side="source",name="nats"}' in metrics
+        # A heartbeat reaches every collector (a process's trees are spread
+        # over them), not one as a record does.
+        send_heartbeat(agent.intake)
+        for d in (a, b):
+            wait_until("the heartbeat", lambda d=d: stats(d)["heartbeats"] >= 1)
+            assert stats(d)["store"]["heartbeats"] >= 1
     finally:
         for d in (agent, a, b):
             d.stop()

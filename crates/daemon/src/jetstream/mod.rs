@@ -15,6 +15,7 @@
 //! docs/scale-out.md.
 
 mod counters;
+pub mod heartbeats;
 pub mod source;
 
 pub use counters::{register_metrics, stats_json, Counters};

@@ -192,6 +192,12 @@ impl Source {
         let js = jetstream::ContextBuilder::new()
             .timeout(Duration::from_secs(10))
             .build(client.clone());
+        let beats = tokio::spawn(super::heartbeats::receive(
+            client.clone(),
+            self.cx.switch.clone(),
+            self.cx.stats.clone(),
+            self.cx.limits,
+        ));
         let mut delay = Duration::from_millis(100);
         while !self.stopping() {
             let consumer = match self.consumer(&js).await {
@@ -217,6 +223,7 @@ impl Source {
                 }
             }
         }
+        beats.abort();
         let _ = tokio::time::timeout(Duration::from_secs(2), client.flush()).await;
         tracing::info!(source = %self.name, "source stopped");
     }

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use super::runner::{self, Lost, SinkHandle, Threads, Worker};
 use super::units::parse_duration;
 use super::{QueueConfig, SinkConfig, WhenFull};
+use crate::jetstream::heartbeats::{register as register_heartbeats, Forwarder};
 use crate::jetstream::{
     ensure_stream, subject, validate_url, Counters, StreamConfig, TOPIC_HEADER,
 };
@@ -105,6 +106,8 @@ struct JetStreamWorker {
     in_flight: usize,
     ack_timeout: Duration,
     counters: Arc<Counters>,
+    /// Listed for the intake's heartbeats while this sink runs.
+    _heartbeats: Arc<Forwarder>,
     /// Unique to this run of this sink, so ids never repeat across restarts.
     id_prefix: String,
     next_id: u64,
@@ -292,7 +295,13 @@ pub fn start(
         .timeout(ack_timeout)
         .build(client);
     drop(_runtime);
+    let heartbeats = Arc::new(Forwarder {
+        client: js.client(),
+        runtime: rt.handle().clone(),
+    });
+    register_heartbeats(&heartbeats);
     let worker = JetStreamWorker {
+        _heartbeats: heartbeats,
         rt,
         js,
         stream: c.stream.clone().unwrap_or_default(),
