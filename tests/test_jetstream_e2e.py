@@ -309,3 +309,32 @@ def test_nats_down_then_up_buffers_within_the_bound_and_counts_the_rest(tmp_path
         if collector is not None:
             collector.stop()
         nats.stop()
+
+
+def test_nats_restarted_under_the_agent_and_collector_they_reconnect_and_lose_nothing(
+    tmp_path: Path, nats: Nats
+) -> None:
+    agent = Daemon(tmp_path / "agent-store", "--config", str(agent_config(tmp_path, nats.url)))
+    c = Daemon(tmp_path / "c", "--config", str(collector_config(tmp_path, "c", nats.url)))
+    try:
+        first = send(agent.intake, 1000, seed=1)
+        assert first.wait(timeout=PATIENCE) == 0, first.stderr
+        c.wait_stored(1000)
+        nats.stop()
+        wait_until("the agent sees NATS gone", lambda: not js(agent, "sinks")["connected"])
+        # Within the queue's bound (100,000): held, not dropped.
+        second = send(agent.intake, 1000, seed=2)
+        assert second.wait(timeout=PATIENCE) == 0, second.stderr
+        wait_until("the agent took them", lambda: stats(agent)["decoded"] >= 2000)
+        nats.start()  # same port, same store directory: the stream is back
+        wait_until("the agent published them", lambda: js(agent, "sinks")["acked"] >= 2000)
+        c.wait_stored(2000)
+        kc = keys(c)
+        assert len(kc) == len(set(kc)) == 2000
+        sink = js(agent, "sinks")
+        assert sink["disconnects"] >= 1 and sink["connected"]
+        assert next(s for s in stats(agent)["sinks"] if s["name"] == "nats")["dropped"] == 0
+        assert js(c, "sources")["disconnects"] >= 1
+    finally:
+        agent.stop()
+        c.stop()
