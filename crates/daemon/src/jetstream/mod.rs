@@ -17,6 +17,7 @@
 mod counters;
 pub mod heartbeats;
 pub mod source;
+mod source_config;
 
 pub use counters::{register_metrics, stats_json, Counters};
 
