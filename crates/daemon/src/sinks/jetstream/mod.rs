@@ -16,7 +16,7 @@ use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMes
 use bytes::Bytes;
 use serde::Deserialize;
 
-use super::runner::{self, Lost, SinkHandle, Threads, Worker};
+use super::runner::{self, Lost, SinkHandle, StopSignal, Threads, Worker};
 use super::units::parse_duration;
 use super::{QueueConfig, SinkConfig, WhenFull};
 use crate::jetstream::heartbeats::{register as register_heartbeats, Forwarder};
@@ -112,6 +112,9 @@ struct JetStreamWorker {
     id_prefix: String,
     next_id: u64,
     closing: bool,
+    /// Set when a stopping sink gave a batch up.
+    gave_up: bool,
+    stop: Option<StopSignal>,
 }
 
 impl JetStreamWorker {
@@ -132,9 +135,14 @@ impl JetStreamWorker {
         let mut failed = Vec::new();
         let mut too_large = 0;
         let mut it = pending.into_iter().peekable();
-        while it.peek().is_some() {
+        let mut stuck = false;
+        while it.peek().is_some() && !stuck {
             let mut window = Vec::with_capacity(self.in_flight);
             for m in it.by_ref().take(self.in_flight) {
+                if stuck {
+                    failed.push(m);
+                    continue;
+                }
                 let publish = PublishMessage::build()
                     .payload(m.body.clone())
                     .header(TOPIC_HEADER, m.topic.as_str())
@@ -157,14 +165,18 @@ impl JetStreamWorker {
                         ));
                         too_large += 1;
                     }
+                    // The rest would fail the same way, each after its
+                    // own timeout: kept for the next try instead.
                     Ok(Err(e)) => {
                         self.counters.error(&format!("publish failed: {e}"));
                         failed.push(m);
+                        stuck = true;
                     }
                     Err(_) => {
                         self.counters
                             .error("publish timed out: NATS is not taking messages");
                         failed.push(m);
+                        stuck = true;
                     }
                 }
             }
@@ -185,15 +197,27 @@ impl JetStreamWorker {
                 self.counters.in_flight.fetch_sub(1, Relaxed);
             }
         }
+        failed.extend(it);
         (failed, too_large)
     }
 }
 
 impl Worker for JetStreamWorker {
     fn write(&mut self, batch: &[Arc<Routed>]) -> Result<(), Lost> {
+        if self.gave_up && !self.counters.connected.load(Relaxed) {
+            // Stopping, and NATS was already away for the last batch: the
+            // rest of the queue goes the same way, without a wait each.
+            return Err(Lost {
+                records: batch.len(),
+                why: format!(
+                    "{} records not published: NATS is away and the daemon is stopping",
+                    batch.len()
+                ),
+            });
+        }
         let mut pending: Vec<Outgoing> = batch.iter().map(|r| self.outgoing(r)).collect();
         self.counters.held.store(pending.len() as u64, Relaxed);
-        let started = Instant::now();
+        let mut started = Instant::now();
         let mut delay = Duration::from_millis(100);
         let mut lost = 0;
         loop {
@@ -229,7 +253,13 @@ impl Worker for JetStreamWorker {
                 }
                 return Ok(());
             }
+            if !self.closing && self.stop.as_ref().is_some_and(StopSignal::is_set) {
+                // Told to stop while retrying: the grace starts now.
+                self.closing = true;
+                started = Instant::now();
+            }
             if self.closing && started.elapsed() >= CLOSE_GRACE {
+                self.gave_up = true;
                 self.counters.held.store(0, Relaxed);
                 return Err(Lost {
                     records: pending.len() + lost,
@@ -249,6 +279,10 @@ impl Worker for JetStreamWorker {
 
     fn closing(&mut self) {
         self.closing = true;
+    }
+
+    fn stop_signal(&mut self, stop: StopSignal) {
+        self.stop = Some(stop);
     }
 
     fn finish(&mut self) {
@@ -313,6 +347,8 @@ pub fn start(
         id_prefix: run_id(),
         next_id: 0,
         closing: false,
+        gave_up: false,
+        stop: None,
     };
     runner::spawn(
         name,
