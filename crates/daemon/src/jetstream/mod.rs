@@ -49,7 +49,8 @@ pub struct StreamConfig {
     /// Messages older than this are deleted; default `7d`.
     #[serde(default)]
     pub max_age: Option<String>,
-    /// The oldest messages are deleted past this size; default `10GiB`.
+    /// The oldest messages are deleted past this size; default: no bound
+    /// but the server's own JetStream storage limit.
     #[serde(default)]
     pub max_bytes: Option<String>,
     /// Copies in a NATS cluster; default 1.
@@ -97,11 +98,13 @@ impl StreamConfig {
             .as_deref()
             .and_then(|a| parse_duration(a).ok())
             .unwrap_or(Duration::from_secs(7 * 86_400));
+        // No size bound unless asked: a bound JetStream cannot reserve on
+        // the server's disk makes it refuse to create the stream at all.
         let bytes = self
             .max_bytes
             .as_deref()
             .and_then(|b| parse_size(b).ok())
-            .unwrap_or(10 << 30);
+            .map_or(-1, |b| i64::try_from(b).unwrap_or(i64::MAX));
         let window = self
             .duplicate_window
             .as_deref()
@@ -114,7 +117,7 @@ impl StreamConfig {
                 .clone()
                 .unwrap_or_else(|| vec![format!("{PREFIX}.>")]),
             max_age: age,
-            max_bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
+            max_bytes: bytes,
             num_replicas: self.replicas.unwrap_or(1),
             duplicate_window: window,
             storage: jetstream::stream::StorageType::File,
