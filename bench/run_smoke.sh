@@ -65,6 +65,12 @@ if [ -f bench/client/levels.py ]; then
   run levels "$PYTHON" bench/client/levels.py --smoke
 fi
 run tight-loop "$PYTHON" bench/client/tight_loop.py --smoke
+# Through NATS JetStream (scripts/bootstrap.sh installs nats-server).
+if command -v nats-server >/dev/null; then
+  run jetstream "$PYTHON" bench/jetstream/run.py --smoke
+else
+  echo "bench smoke: no nats-server; skipping the JetStream benchmark" >&2
+fi
 run otlp "$PYTHON" bench/otlp/run.py --smoke
 # The web UI in headless Chromium (scripts/test.sh installs it).
 if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then

@@ -14,6 +14,8 @@ command -v cc >/dev/null || apt_missing+=(build-essential)
 # The system libzmq (with CURVE) that .cargo/config.toml links instead of
 # zmq-sys's vendored one, which is built without it.
 [ -e /usr/include/zmq.h ] || apt_missing+=(libzmq3-dev)
+# NATS JetStream, for the jetstream sink's and source's tests and benchmark.
+command -v nats-server >/dev/null || apt_missing+=(nats-server)
 for pkg in "$@"; do
   # Extra packages a caller needs, given as package:command.
   command -v "${pkg#*:}" >/dev/null || apt_missing+=("${pkg%%:*}")

@@ -167,6 +167,7 @@ async fn stats(State(api): State<Api>) -> ApiResult {
     let pipeline = api.switch.current();
     out["sinks"] = pipeline.sinks.iter().map(|s| s.to_json()).collect();
     out["rules"] = pipeline.rules_json();
+    out["jetstream"] = crate::jetstream::stats_json();
     out["tail"] = pipeline.tail_json();
     if let Some((name, store)) = api.store() {
         let sink = pipeline

@@ -136,6 +136,8 @@ impl Intake {
             }
             if topic.kind == Kind::Heartbeat {
                 self.heartbeat(&body, &pipeline);
+                // Collectors behind JetStream need them too.
+                crate::jetstream::heartbeats::forward(&topic, &body);
                 continue;
             }
             let decoded = decode(topic, &body, &self.limits);

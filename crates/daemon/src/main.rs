@@ -13,6 +13,7 @@ mod feed;
 mod http;
 mod http_tree;
 mod intake;
+mod jetstream;
 mod levels;
 mod metrics;
 mod pipeline;
@@ -40,7 +41,9 @@ use sinks::Threads;
 /// Receives log records from distlog clients over ZeroMQ (PULL), decodes
 /// them (JSON, or pickle without ever running code), routes them by rules
 /// to sinks (the embedded store, files, the console, a live feed, another
-/// distlogd), and serves tasks, trees and records over an HTTP API.
+/// distlogd, a NATS JetStream stream), and serves tasks, trees and records
+/// over an HTTP API. A central collector can also take records from
+/// JetStream (`sources:` in the configuration; see docs/scale-out.md).
 /// SIGHUP reloads the configuration; SIGINT or SIGTERM stops gracefully,
 /// storing every record received.
 #[derive(Debug, Parser)]
@@ -167,7 +170,7 @@ fn main() {
 fn check_config(path: &PathBuf, args: &Args) -> Result<()> {
     let plan = config::resolve(Some(path), &args.store)?;
     println!(
-        "{}: OK: {} sinks ({}), {} rules, {} default route",
+        "{}: OK: {} sinks ({}), {}{} rules, {} default route",
         path.display(),
         plan.sinks.len(),
         plan.sinks
@@ -175,6 +178,19 @@ fn check_config(path: &PathBuf, args: &Args) -> Result<()> {
             .map(|(n, c)| format!("{n}: {}", c.kind()))
             .collect::<Vec<_>>()
             .join(", "),
+        if plan.sources.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "{} sources ({}), ",
+                plan.sources.len(),
+                plan.sources
+                    .iter()
+                    .map(|(n, c)| format!("{n}: {}", c.kind()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        },
         plan.rules.len(),
         if plan.default.is_empty() { "no" } else { "a" },
     );
@@ -214,6 +230,7 @@ fn run(args: Args) -> Result<()> {
         );
     }
 
+    let sources = std::mem::take(&mut plan.sources);
     let threads = Threads::default();
     let switch = Arc::new(Switch::new(Pipeline::start(plan, None, &threads)?));
     let stats = Arc::new(stats::Stats::default());
@@ -285,6 +302,16 @@ fn run(args: Args) -> Result<()> {
         .name("intake".into())
         .spawn(move || intake.with_gate(gate).run(&intake_stop))
         .context("starting the intake")?;
+    let mut source_threads = Vec::new();
+    for (name, config) in &sources {
+        let cx = jetstream::source::Context {
+            switch: switch.clone(),
+            stats: stats.clone(),
+            limits,
+            stop: stop.clone(),
+        };
+        source_threads.push(jetstream::source::start(name, config, cx)?);
+    }
 
     let store = {
         let pipeline = switch.current();
@@ -348,6 +375,10 @@ fn run(args: Args) -> Result<()> {
     tracing::info!("stopping: draining intake and flushing sinks");
     stop.store(true, Relaxed);
     let _ = intake_thread.join();
+    // A source ends once its batch in hand is stored and acknowledged.
+    for t in source_threads {
+        let _ = t.join();
+    }
     if let Some(t) = levels_thread {
         let _ = t.join();
     }

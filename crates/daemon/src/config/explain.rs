@@ -10,7 +10,15 @@ use serde::{Deserialize, Deserializer};
 use serde_saphyr::Spanned;
 
 /// The sinks' `type` values, as `SinkConfig` names them.
-pub const SINK_TYPES: [&str; 6] = ["store", "file", "console", "feed", "forward", "otlp"];
+pub const SINK_TYPES: [&str; 7] = [
+    "store",
+    "file",
+    "console",
+    "feed",
+    "forward",
+    "jetstream",
+    "otlp",
+];
 
 /// Just enough of the file to see the shape of each sink.
 #[derive(Deserialize)]

@@ -39,6 +39,10 @@ pub struct ConfigFile {
     pub peers: Option<Vec<String>>,
     #[serde(default)]
     pub sinks: BTreeMap<String, Spanned<SinkConfig>>,
+    /// Intakes besides the ZeroMQ one (a JetStream consumer); their
+    /// records are routed like the intake's. See docs/scale-out.md.
+    #[serde(default)]
+    pub sources: BTreeMap<String, Spanned<crate::jetstream::source::SourceConfig>>,
     #[serde(default)]
     pub routes: Option<RoutesConfig>,
 }
@@ -136,6 +140,20 @@ impl ConfigFile {
             }
             sinks.push((name, config));
         }
+        let mut sources = Vec::new();
+        for (name, spec) in self.sources {
+            if !valid_name(&name) {
+                bail!(
+                    "line {}: source name {name:?} must be letters, digits, '-' or '_'",
+                    spec.referenced.line()
+                );
+            }
+            let config = spec
+                .value
+                .validated()
+                .with_context(|| format!("line {}: source {name:?}", spec.referenced.line()))?;
+            sources.push((name, config));
+        }
         let routes = match self.routes {
             Some(r) => r,
             None => RoutesConfig {
@@ -211,6 +229,7 @@ impl ConfigFile {
             control: self.control,
             peers: self.peers,
             sinks,
+            sources,
             mode,
             rules,
             default,

@@ -9,6 +9,8 @@ pub struct Plan {
     pub peers: Option<Vec<String>>,
     /// Sinks by name, in name order; rules refer to them by index.
     pub sinks: Vec<(String, SinkConfig)>,
+    /// Sources by name; started once, not replaced by a reload.
+    pub sources: Vec<(String, crate::jetstream::source::SourceConfig)>,
     pub mode: Mode,
     pub rules: Vec<RulePlan>,
     pub default: Vec<usize>,

@@ -28,6 +28,7 @@ pub async fn metrics_handler(State(api): State<Api>) -> Response {
     pipeline.tail_counters.register(&mut registry);
     otlp_figures(&mut registry, &sinks);
     api.stats.metrics.register(&mut registry);
+    crate::jetstream::register_metrics(&mut registry);
     let mut out = String::new();
     match encode(&mut out, &registry) {
         Ok(()) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], out).into_response(),

@@ -9,6 +9,7 @@ mod console;
 pub mod feed;
 mod file;
 mod forward;
+mod jetstream;
 pub mod otlp;
 mod runner;
 mod store;
@@ -26,6 +27,7 @@ pub use console::ConsoleSinkConfig;
 pub use feed::FeedSinkConfig;
 pub use file::FileSinkConfig;
 pub use forward::ForwardSinkConfig;
+pub use jetstream::JetStreamSinkConfig;
 pub use otlp::OtlpSinkConfig;
 pub use store::StoreSinkConfig;
 
@@ -38,6 +40,8 @@ pub enum SinkConfig {
     Console(ConsoleSinkConfig),
     Feed(FeedSinkConfig),
     Forward(ForwardSinkConfig),
+    #[serde(rename = "jetstream")]
+    JetStream(JetStreamSinkConfig),
     Otlp(OtlpSinkConfig),
 }
 
@@ -91,6 +95,7 @@ impl SinkConfig {
             SinkConfig::Console(_) => "console",
             SinkConfig::Feed(_) => "feed",
             SinkConfig::Forward(_) => "forward",
+            SinkConfig::JetStream(_) => "jetstream",
             SinkConfig::Otlp(_) => "otlp",
         }
     }
@@ -101,6 +106,7 @@ impl SinkConfig {
             SinkConfig::File(c) => c.queue.as_ref(),
             SinkConfig::Console(c) => c.queue.as_ref(),
             SinkConfig::Forward(c) => c.queue.as_ref(),
+            SinkConfig::JetStream(c) => c.queue.as_ref(),
             SinkConfig::Otlp(c) => c.queue.as_ref(),
             SinkConfig::Feed(_) => None,
         }
@@ -118,6 +124,7 @@ impl SinkConfig {
             SinkConfig::Console(c) => SinkConfig::Console(c),
             SinkConfig::Feed(c) => SinkConfig::Feed(c),
             SinkConfig::Forward(c) => SinkConfig::Forward(c.validated()?),
+            SinkConfig::JetStream(c) => SinkConfig::JetStream(c.validated()?),
             SinkConfig::Otlp(c) => SinkConfig::Otlp(c.validated()?),
         })
     }
@@ -136,6 +143,7 @@ pub fn start(name: &str, config: &SinkConfig, threads: &Threads) -> Result<Arc<S
         SinkConfig::Console(c) => console::start(name, config, c, threads),
         SinkConfig::Feed(c) => Ok(feed::start(name, config, c)),
         SinkConfig::Forward(c) => forward::start(name, config, c, threads),
+        SinkConfig::JetStream(c) => jetstream::start(name, config, c, threads),
         SinkConfig::Otlp(c) => otlp::start(name, config, c, threads),
     }
 }

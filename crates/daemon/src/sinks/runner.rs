@@ -305,8 +305,27 @@ pub trait Worker: Send + 'static {
     fn attach(&mut self, _stats: &Arc<SinkStats>) {}
     /// Called about once a second, busy or not.
     fn tick(&mut self) {}
+    /// Called once the sink is told to stop, before what is still queued is
+    /// written: a worker that retries can then give up in bounded time.
+    fn closing(&mut self) {}
+    /// Given once, before the first batch: lets a worker that retries
+    /// inside `write` see that the sink is told to stop meanwhile.
+    fn stop_signal(&mut self, _stop: StopSignal) {}
     /// Called once the queue is closed and drained.
     fn finish(&mut self) {}
+}
+
+/// Set once the sink's handle is closed or dropped.
+pub struct StopSignal(Receiver<()>);
+
+impl StopSignal {
+    pub fn is_set(&self) -> bool {
+        // Nothing is ever sent: only the closer's drop disconnects it.
+        matches!(
+            self.0.try_recv(),
+            Err(crossbeam_channel::TryRecvError::Disconnected)
+        )
+    }
 }
 
 /// Every sink thread, so a graceful stop can wait for them to drain.
@@ -346,6 +365,7 @@ pub fn spawn(
     let (closer, closed) = crossbeam_channel::bounded(0);
     let stats = Arc::new(SinkStats::default());
     worker.attach(&stats);
+    worker.stop_signal(StopSignal(closed.clone()));
     let thread_stats = stats.clone();
     let thread_name = name.to_owned();
     let handle = std::thread::Builder::new()
@@ -422,6 +442,7 @@ fn run(
             next_tick = Instant::now() + TICK;
         }
     }
+    worker.closing();
     // Closed with records still queued: they were accepted, so written.
     while let Ok(r) = rx.try_recv() {
         batch.push(r);

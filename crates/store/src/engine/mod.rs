@@ -248,6 +248,19 @@ impl Store {
             .send(Msg::Heartbeat(host.to_owned(), process, at), 0);
     }
 
+    /// The id of the last record appended (0 before the first).
+    pub fn last_appended(&self) -> u64 {
+        self.inner.counters.appended.load(Ordering::Acquire)
+    }
+
+    /// Waits until every record up to id `id` is synced to disk, asking the
+    /// journal to sync now rather than at its next interval; false when
+    /// `timeout` passed first. For a source that acknowledges upstream
+    /// only what a crash cannot lose (the `jetstream` source).
+    pub fn wait_durable(&self, id: u64, timeout: Duration) -> bool {
+        self.inner.journal.wait_durable(id, timeout)
+    }
+
     /// Waits until every record appended so far is queryable.
     pub fn sync(&self) -> Result<(), StoreError> {
         self.inner.barrier(false)
