@@ -14,6 +14,7 @@ use crate::catalog::{Catalog, SegmentRow};
 use crate::entry::decode;
 use crate::memtable::MemTable;
 use crate::segment::{write_segment, SegItem, Segment, SegmentOptions};
+use crate::summary::{self, ScopeIndex};
 use crate::StoreError;
 
 /// Small segments (from a memtable flushed by age on a quiet daemon, or
@@ -38,14 +39,47 @@ pub(crate) fn run(inner: &Inner, mut catalog: Catalog, rx: Receiver<Flush>) {
             }
             Ok(Flush::Maintain(tx)) => {
                 maintain(inner, &mut catalog);
+                backfill(inner, || false);
                 let _ = tx.send(());
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
+        backfill(inner, || !rx.is_empty());
         if Instant::now() >= next_maintenance {
             maintain(inner, &mut catalog);
             next_maintenance = Instant::now() + MAINTENANCE_EVERY;
+        }
+    }
+}
+
+/// Writes the scope summaries that segments lack (written by an older
+/// build, or whose summary was lost), one segment at a time and only while
+/// no memtable waits to be written.
+fn backfill(inner: &Inner, waiting: impl Fn() -> bool) {
+    let segments: Vec<Arc<Seg>> = match inner.view.read() {
+        Ok(v) => v.segments.clone(),
+        Err(_) => return,
+    };
+    for s in segments {
+        if s.scopes.get().is_some() {
+            continue;
+        }
+        if waiting() {
+            return;
+        }
+        match summary::of_segment(&s.file).and_then(|b| summary::install(s.path(), &b)) {
+            Ok(index) => {
+                let _ = s.scopes.set(Some(index));
+                inner
+                    .counters
+                    .summaries_written
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                tracing::warn!("store: no scope summary for {}: {e}", s.name);
+                let _ = s.scopes.set(None);
+            }
         }
     }
 }
@@ -65,6 +99,9 @@ struct Item<'a> {
     id: u64,
     created: f64,
     levelno: i64,
+    host: &'a str,
+    process: Option<i64>,
+    event: bool,
     payload: &'a [u8],
     tokens: Vec<u64>,
 }
@@ -81,18 +118,20 @@ fn item<'a>(task: u64, payload: &'a [u8], tokens: Option<&[u64]>) -> Option<Item
         id: e.id,
         created: e.created,
         levelno: e.levelno,
+        host: e.host,
+        process: e.process,
+        event: crate::summary::kept(&e),
         payload,
         tokens: tokens.map_or_else(|| e.search_tokens(), <[u64]>::to_vec),
     })
 }
 
-/// Sorts `items` so each task's records are contiguous and writes them as
-/// one segment file.
-fn write(
-    inner: &Inner,
-    items: &mut [Item<'_>],
-    level: u32,
-) -> Result<Option<(SegmentRow, Segment)>, StoreError> {
+/// A segment written and not yet listed, with its scope summary.
+type Written = (SegmentRow, Segment, Option<ScopeIndex>);
+
+/// Sorts `items` so each task's records are contiguous (and within a task,
+/// each scope's) and writes them as one segment file and its summary.
+fn write(inner: &Inner, items: &mut [Item<'_>], level: u32) -> Result<Option<Written>, StoreError> {
     if items.is_empty() {
         return Ok(None);
     }
@@ -103,6 +142,9 @@ fn write(
     let max_id = items.iter().map(|i| i.id).max().unwrap_or(0);
     let name = format!("{min_id:020}-{max_id:020}.seg");
     let path = inner.segments_dir().join(&name);
+    // A summary left by a segment of this name that was never listed
+    // (a crash before the manifest took it) must not describe this one.
+    summary::remove_for(&path);
     let options = SegmentOptions {
         block_bytes: inner.options.block_bytes,
         zstd_level: 1,
@@ -120,6 +162,14 @@ fn write(
         &options,
     )?;
     let segment = Segment::open(&path)?;
+    let scopes = match summary::install(&path, &summarise(items, &segment)) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            // The segment is sound without it: queries read its blocks.
+            tracing::warn!("store: no scope summary for {name}: {e}");
+            None
+        }
+    };
     let row = SegmentRow {
         name,
         min_id: info.min_id,
@@ -130,7 +180,38 @@ fn write(
         max_created: info.max_created,
         level,
     };
-    Ok(Some((row, segment)))
+    Ok(Some((row, segment, scopes)))
+}
+
+/// The summary of a segment just written from `items` (in its order): the
+/// blocks' record counts say which block each item went into.
+fn summarise(items: &[Item<'_>], segment: &Segment) -> Vec<u8> {
+    let mut b = summary::Builder::default();
+    let mut blocks = segment.blocks().iter().map(|m| m.count as usize);
+    let (mut block, mut left) = (0u32, blocks.next().unwrap_or(0));
+    for i in items {
+        while left == 0 {
+            block += 1;
+            left = match blocks.next() {
+                Some(n) => n,
+                // More items than the blocks hold cannot happen; stop
+                // rather than describe blocks that are not there.
+                None => return summary::Builder::default().finish(),
+            };
+        }
+        left -= 1;
+        let rec = summary::Rec {
+            id: i.id,
+            scope: i.scope,
+            seq: i.seq,
+            levelno: i.levelno,
+            host: i.host,
+            process: i.process,
+            event: i.event,
+        };
+        b.push(i.task, block, &rec, i.payload);
+    }
+    b.finish()
 }
 
 fn flush(inner: &Inner, catalog: &mut Catalog, table: &Arc<MemTable>) {
@@ -184,10 +265,10 @@ fn flush(inner: &Inner, catalog: &mut Catalog, table: &Arc<MemTable>) {
 
 fn commit(
     catalog: &mut Catalog,
-    written: Option<(SegmentRow, Segment)>,
+    written: Option<Written>,
     replaced: &[String],
 ) -> Result<Option<Seg>, StoreError> {
-    let Some((row, file)) = written else {
+    let Some((row, file, scopes)) = written else {
         // A merge of inputs none of whose blocks could be read: they are
         // unlisted all the same, as their files go.
         if !replaced.is_empty() {
@@ -197,10 +278,15 @@ fn commit(
     };
     let through = replaced.is_empty().then_some(row.max_id);
     catalog.commit_segment(&row, replaced, through)?;
+    let summary = std::sync::OnceLock::new();
+    if let Some(s) = scopes {
+        let _ = summary.set(Some(s));
+    }
     Ok(Some(Seg {
         file,
         name: row.name,
         level: row.level,
+        scopes: summary,
     }))
 }
 
@@ -271,6 +357,7 @@ fn merge_once(inner: &Inner, catalog: &mut Catalog) -> bool {
 }
 
 fn remove(path: PathBuf) {
+    summary::remove_for(&path);
     // Readers holding the segment keep its open file; the name goes now.
     if let Err(e) = std::fs::remove_file(&path) {
         tracing::warn!("store: could not delete {}: {e}", path.display());
