@@ -29,7 +29,9 @@ mod file;
 mod tests;
 
 pub(crate) use build::{of_segment, Builder, Rec};
-pub(crate) use file::{payloads, remove_for, summary_path, write, ScopeIndex, DIR};
+#[cfg(test)]
+pub(crate) use file::summary_path;
+pub(crate) use file::{payloads, remove_for, write, ScopeIndex, DIR};
 
 use crate::entry::EntryRef;
 

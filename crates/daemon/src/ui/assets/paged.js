@@ -80,7 +80,10 @@ export async function loadScopePage(model, line, cursor, fresh) {
   // `?page=N` in the page's URL: another page size (tests use small ones).
   const q = new URLSearchParams({ limit: String(model.pageSize || PAGE) });
   if (cursor) q.set('after', cursor);
+  const t0 = performance.now();
   const page = await api(`/api/scope/${encodeURIComponent(line.data.id)}?${q}`);
+  // For the benchmark: a page's request to its parsed answer.
+  performance.measure('distlog:scope-fetch', { start: t0, duration: performance.now() - t0 });
   if (fresh) {
     for (const r of line.recs) model.byIdent.delete(r.ident);
     line.recs = [];

@@ -279,8 +279,10 @@ export class TreeView {
   /** Every POLL_MS: asks for the task's row (cheap) and fetches the tree
    *  again only when it changed, at most every 3× the last fetch time. */
   async poll() {
+    if (!this.model) performance.mark('distlog:task-fetch');
     const t = await this.fetchTask();
     if (!this.model) {
+      performance.mark('distlog:task-fetched');
       await this.fetchTree(t);
       return;
     }
