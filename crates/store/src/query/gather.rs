@@ -9,7 +9,9 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::{row, Reader, Snapshot};
 use crate::engine::Seg;
-use crate::entry::{decode, EntryRef};
+use distlog_proto::ScopeEvent;
+
+use crate::entry::{decode, EntryRef, Spans};
 use crate::summary::{self, TaskTable};
 use crate::{RecordRow, StoreError};
 
@@ -70,6 +72,24 @@ impl SkeletonParts {
         }
     }
 
+    /// A scope event or a scope's first record, counted elsewhere. Only
+    /// an opening record's context is used (the scope's own fields): the
+    /// others' bodies are left unparsed.
+    fn kept_row(e: &EntryRef<'_>) -> RecordRow {
+        if e.event == Some(ScopeEvent::Open) {
+            row(e, false)
+        } else {
+            row(
+                &EntryRef {
+                    body: b"",
+                    spans: Some(Spans::default()),
+                    ..*e
+                },
+                false,
+            )
+        }
+    }
+
     /// A scope event or a scope's first record, counted elsewhere.
     fn kept(&mut self, e: &EntryRef<'_>) {
         let text = e.key.map_or("", |k| k.1);
@@ -82,9 +102,9 @@ impl SkeletonParts {
             if better {
                 c.first = Some((at, None));
             }
-            self.rows.push(row(e, false));
+            self.rows.push(Self::kept_row(e));
         } else if better {
-            c.first = Some((at, Some(row(e, false))));
+            c.first = Some((at, Some(Self::kept_row(e))));
         }
     }
 
