@@ -68,7 +68,9 @@ fn backfill(inner: &Inner, waiting: impl Fn() -> bool) {
         if waiting() {
             return;
         }
-        match summary::of_segment(&s.file).and_then(|b| summary::install(s.path(), &b)) {
+        match summary::of_segment(&s.file)
+            .and_then(|b| summary::install(s.path(), summary::identity(&s.file), &b))
+        {
             Ok(index) => {
                 let _ = s.scopes.set(Some(index));
                 inner
@@ -162,7 +164,11 @@ fn write(inner: &Inner, items: &mut [Item<'_>], level: u32) -> Result<Option<Wri
         &options,
     )?;
     let segment = Segment::open(&path)?;
-    let scopes = match summary::install(&path, &summarise(items, &segment)) {
+    let scopes = match summary::install(
+        &path,
+        summary::identity(&segment),
+        &summarise(items, &segment),
+    ) {
         Ok(s) => Some(s),
         Err(e) => {
             // The segment is sound without it: queries read its blocks.
@@ -196,7 +202,7 @@ fn summarise(items: &[Item<'_>], segment: &Segment) -> Vec<u8> {
                 Some(n) => n,
                 // More items than the blocks hold cannot happen; stop
                 // rather than describe blocks that are not there.
-                None => return summary::Builder::default().finish(),
+                None => return summary::Builder::default().finish(summary::identity(segment)),
             };
         }
         left -= 1;
@@ -211,7 +217,7 @@ fn summarise(items: &[Item<'_>], segment: &Segment) -> Vec<u8> {
         };
         b.push(i.task, block, &rec, i.payload);
     }
-    b.finish()
+    b.finish(summary::identity(segment))
 }
 
 fn flush(inner: &Inner, catalog: &mut Catalog, table: &Arc<MemTable>) {

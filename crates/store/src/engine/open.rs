@@ -233,7 +233,7 @@ fn load_segments(dir: &Path, catalog: &mut Catalog) -> Result<Vec<Arc<Seg>>, Sto
         let scopes = std::sync::OnceLock::new();
         let file = match Segment::open(&path) {
             Ok(s) => {
-                match ScopeIndex::open(&path) {
+                match ScopeIndex::open(&path, summary::identity(&s)) {
                     Ok(Some(index)) => {
                         let _ = scopes.set(Some(index));
                     }

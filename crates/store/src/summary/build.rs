@@ -151,8 +151,9 @@ impl Builder {
         });
     }
 
-    /// The summary file's bytes.
-    pub(crate) fn finish(mut self) -> Vec<u8> {
+    /// The summary file's bytes, for the segment whose
+    /// [`identity`](super::identity) is `of`.
+    pub(crate) fn finish(mut self, of: (u64, u64)) -> Vec<u8> {
         self.close();
         let n = self.done.len();
         let mut dir = Vec::with_capacity(n * DIR_ENTRY_LEN);
@@ -171,6 +172,8 @@ impl Builder {
         out.extend_from_slice(&VERSION.to_le_bytes());
         out.extend_from_slice(&(n as u32).to_le_bytes());
         out.extend_from_slice(&crc32fast::hash(&dir).to_le_bytes());
+        out.extend_from_slice(&of.0.to_le_bytes());
+        out.extend_from_slice(&of.1.to_le_bytes());
         out.extend_from_slice(&dir);
         for s in &self.done {
             out.extend_from_slice(&s.table);
@@ -213,5 +216,5 @@ pub(crate) fn of_segment(seg: &crate::segment::Segment) -> Result<Vec<u8>, crate
             }
         }
     }
-    Ok(b.finish())
+    Ok(b.finish(super::identity(seg)))
 }

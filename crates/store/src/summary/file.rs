@@ -13,7 +13,7 @@ use crate::StoreError;
 
 pub(super) const MAGIC: [u8; 8] = *b"DLSCOPE\0";
 pub(super) const VERSION: u32 = 1;
-pub(super) const HEADER_LEN: usize = 20;
+pub(super) const HEADER_LEN: usize = 36;
 pub(super) const DIR_ENTRY_LEN: usize = 40;
 /// Beside `segments/` in the store's folder.
 pub(crate) const DIR: &str = "scopes";
@@ -121,9 +121,9 @@ impl<'a> Take<'a> {
 }
 
 impl ScopeIndex {
-    /// Opens the summary of the segment at `segment`; `Ok(None)` when it
-    /// has none.
-    pub(crate) fn open(segment: &Path) -> Result<Option<ScopeIndex>, StoreError> {
+    /// Opens the summary of the segment at `segment`, whose
+    /// [`identity`](super::identity) is `of`; `Ok(None)` when it has none.
+    pub(crate) fn open(segment: &Path, of: (u64, u64)) -> Result<Option<ScopeIndex>, StoreError> {
         let path = summary_path(segment);
         let file = match File::open(&path) {
             Ok(f) => f,
@@ -155,6 +155,21 @@ impl ScopeIndex {
         }
         let n = t.u32().ok_or_else(bad_header)? as usize;
         let dir_crc = t.u32().ok_or_else(bad_header)?;
+        let made_for = (
+            t.u64().ok_or_else(bad_header)?,
+            t.u64().ok_or_else(bad_header)?,
+        );
+        if made_for != of {
+            // A segment rewritten under the same name: its blocks are not
+            // the ones this summary numbers.
+            return Err(corrupt(
+                &path,
+                format!(
+                    "made for a segment of {} bytes and {} records, this one has {} and {}",
+                    made_for.0, made_for.1, of.0, of.1
+                ),
+            ));
+        }
         let dir_len = n
             .checked_mul(DIR_ENTRY_LEN)
             .filter(|d| (HEADER_LEN + d) as u64 <= len);

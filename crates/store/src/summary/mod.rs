@@ -13,7 +13,8 @@
 //!
 //! ```text
 //! file    := header dir section*
-//! header  := "DLSCOPE\0" version:u32 tasks:u32 dir_crc:u32          (20 bytes)
+//! header  := "DLSCOPE\0" version:u32 tasks:u32 dir_crc:u32
+//!            segment_bytes:u64 segment_records:u64                    (36 bytes)
 //! dir     := (task:u64 table_off:u64 table_len:u32 table_crc:u32
 //!             area_off:u64 area_len:u32 area_crc:u32)*tasks         (40 bytes each)
 //! table   := processes:u32 (host_len:u32 host pid:i64)*
@@ -57,13 +58,20 @@ pub(crate) struct TaskTable {
     pub scopes: Vec<ScopeEntry>,
 }
 
+/// What ties a summary to its segment: the segment file's size and record
+/// count, kept in the summary's header and checked when it is opened.
+pub(crate) fn identity(s: &crate::segment::Segment) -> (u64, u64) {
+    (s.info().bytes, s.info().count)
+}
+
 /// Writes the summary `bytes` of the segment at `segment` and opens it.
 pub(crate) fn install(
     segment: &std::path::Path,
+    of: (u64, u64),
     bytes: &[u8],
 ) -> Result<ScopeIndex, crate::StoreError> {
     write(segment, bytes)?;
-    ScopeIndex::open(segment)?.ok_or_else(|| {
+    ScopeIndex::open(segment, of)?.ok_or_else(|| {
         crate::StoreError::Corrupt(format!("scope summary of {} vanished", segment.display()))
     })
 }
