@@ -521,6 +521,9 @@ export class TreeView {
   setOpen(line, open) {
     if (line.kind !== 'scope' || this.isOpen(line) === open) return;
     this.overrides.set(line.data.id, open);
+    // Paged: the records are asked for now, not when the next frame
+    // draws the open scope (a frame's wait before the request).
+    if (open && this.paged && !line.loaded && !line.loadError && line.data.records > 0) this.loadScope(line);
     this.flatten();
     this.paint();
   }
