@@ -37,9 +37,12 @@ pub(super) struct Counts {
 /// A skeleton's inputs, gathered from every source of the task.
 #[derive(Default)]
 pub(super) struct SkeletonParts {
-    pub counts: FxHashMap<Vec<u32>, Counts>,
-    /// Scope paths as written, each parsed once.
-    parsed: FxHashMap<String, Vec<u32>>,
+    /// Per scope, in the order first met.
+    counts: Vec<Counts>,
+    /// A scope's slot in `counts` by its parsed path, and by its path as
+    /// written (looked up per record: each text is parsed once).
+    by_path: FxHashMap<Vec<u32>, usize>,
+    by_text: FxHashMap<String, usize>,
     pub processes: FxHashSet<(String, i64)>,
     last_process: Option<(String, i64)>,
     /// The scope events.
@@ -49,15 +52,19 @@ pub(super) struct SkeletonParts {
 
 impl SkeletonParts {
     fn counts_of(&mut self, text: &str) -> &mut Counts {
-        let path = match self.parsed.get(text) {
-            Some(p) => p.clone(),
+        let slot = match self.by_text.get(text) {
+            Some(&i) => i,
             None => {
-                let p = parse_path(text);
-                self.parsed.insert(text.to_owned(), p.clone());
-                p
+                let next = self.counts.len();
+                let i = *self.by_path.entry(parse_path(text)).or_insert(next);
+                if i == next {
+                    self.counts.push(Counts::default());
+                }
+                self.by_text.insert(text.to_owned(), i);
+                i
             }
         };
-        self.counts.entry(path).or_default()
+        &mut self.counts[slot]
     }
 
     fn process(&mut self, host: &str, pid: i64) {
@@ -142,14 +149,20 @@ impl SkeletonParts {
     /// The rows the tree is built from: the scope events, and the first
     /// record of each scope where that is not one of them.
     pub(super) fn into_rows(mut self) -> (Vec<RecordRow>, FxHashMap<Vec<u32>, Counts>) {
-        for c in self.counts.values_mut() {
+        for c in &mut self.counts {
             if let Some((_, first)) = &mut c.first {
                 if let Some(r) = first.take() {
                     self.rows.push(r);
                 }
             }
         }
-        (self.rows, self.counts)
+        let mut counts = self.counts;
+        let by_path = self
+            .by_path
+            .into_iter()
+            .map(|(path, i)| (path, std::mem::take(&mut counts[i])))
+            .collect();
+        (self.rows, by_path)
     }
 }
 
@@ -220,6 +233,8 @@ impl Reader {
                 Some(Ok(None)) => continue,
                 Some(Ok(Some((table, area)))) => {
                     parts.table(&table);
+                    // One row per scope event or first record.
+                    parts.rows.reserve(summary::payloads(&area).count());
                     for p in summary::payloads(&area) {
                         if let Ok(e) = decode(p) {
                             parts.kept(&e);
