@@ -79,22 +79,27 @@ impl SkeletonParts {
         }
     }
 
-    /// A scope event or a scope's first record, counted elsewhere. Only
-    /// an opening record's context is used (the scope's own fields): the
-    /// others' bodies are left unparsed.
+    /// A skeleton's row for a scope event or a scope's first record: the
+    /// tree takes message and context from opening records only, and
+    /// logger and level name from none, so the others' are left out
+    /// (unparsed, unallocated: there are two rows per scope).
     fn kept_row(e: &EntryRef<'_>) -> RecordRow {
-        if e.event == Some(ScopeEvent::Open) {
-            row(e, false)
-        } else {
-            row(
-                &EntryRef {
-                    body: b"",
-                    spans: Some(Spans::default()),
-                    ..*e
+        let open = e.event == Some(ScopeEvent::Open);
+        row(
+            &EntryRef {
+                body: if open { e.body } else { b"" },
+                spans: if open {
+                    e.spans
+                } else {
+                    Some(Spans::default())
                 },
-                false,
-            )
-        }
+                message: if open { e.message } else { "" },
+                logger: "",
+                levelname: "",
+                ..*e
+            },
+            false,
+        )
     }
 
     /// A scope event or a scope's first record, counted elsewhere.
