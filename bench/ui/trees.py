@@ -271,7 +271,11 @@ def main() -> int:
             f"{med(loaded):.0f}",
             bl.spread(loaded),
         ],
-        ["· and the task row's fetch (/api/tasks), all first paints", f"{med(task_row):.0f}", bl.spread(task_row)],
+        [
+            "· and the task row's fetch (/api/tasks), all first paints",
+            f"{med(task_row):.0f}",
+            bl.spread(task_row),
+        ],
         [f"unfold a scope of {unfold_n:,} records (click → drawn)", f"{med(unfold):.0f}", bl.spread(unfold)],
         ["· of which the page's fetch + parse", f"{med(unfold_fetch):.0f}", bl.spread(unfold_fetch)],
         [f"timeline of {tl_scopes:,} scopes (click → drawn)", f"{med(draw):.0f}", bl.spread(draw)],

@@ -171,9 +171,13 @@ impl SkeletonParts {
     }
 }
 
+/// A segment's table of a task and its area of kept records.
+type Summarised = (TaskTable, Vec<u8>);
+
 /// A segment's summary of one task, read whole before any of it is used,
-/// so a damaged part leaves nothing half counted.
-fn summarised(s: &Seg, task: u64) -> Option<Result<Option<(TaskTable, Vec<u8>)>, StoreError>> {
+/// so a damaged part leaves nothing half counted. `None`: the segment has
+/// no usable summary; `Ok(None)`: it holds none of the task's records.
+fn summarised(s: &Seg, task: u64) -> Option<Result<Option<Summarised>, StoreError>> {
     let index = s.summary()?;
     Some((|| {
         let Some(table) = index.table(task, s.file.blocks().len())? else {

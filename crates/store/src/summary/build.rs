@@ -55,10 +55,13 @@ struct Current {
     processes: FxHashSet<(String, i64)>,
     last_process: Option<(String, i64)>,
     area: Vec<u8>,
-    /// The current scope's least record by (seq, id), unless it is a scope
-    /// event (those are in the area already).
-    first: Option<((u64, u64), Option<Vec<u8>>)>,
+    /// The current scope's least record so far.
+    first: Option<Least>,
 }
+
+/// A scope's least record by (seq, id), and its payload unless it is a
+/// scope event (those are in the area already).
+type Least = ((u64, u64), Option<Vec<u8>>);
 
 impl Current {
     fn end_scope(&mut self) {
