@@ -95,7 +95,7 @@ const m = (n) => { const e = performance.getEntriesByName(n); return e.length ? 
 const nav = performance.getEntriesByType('navigation')[0];
 return {fetch: m('distlog:tree-fetch'), fetched: m('distlog:tree-fetched'),
         painted: m('distlog:tree-painted'), loaded: nav.domContentLoadedEventEnd,
-        task: m('distlog:task-fetched') - m('distlog:task-fetch')};
+        task: m('distlog:task-fetch') === null ? null : m('distlog:task-fetched') - m('distlog:task-fetch')};
 """
 
 UNFOLD = """
@@ -247,8 +247,10 @@ def main() -> int:
             d.stop()
 
     med = bl.median
+    # A build without a mark (an older UI) gives None: left out (NaN if all are).
+    unfold_fetch = [x for x in unfold_fetch if x is not None]
     loaded = [v for p in PARTS.values() for v in p["loaded"]]
-    task_row = [v for p in PARTS.values() for v in p["task"]]
+    task_row = [v for p in PARTS.values() for v in p["task"] if v is not None]
     frames.sort()
     p95 = frames[int(0.95 * (len(frames) - 1))]
     print(f"## Paged trees and the timeline: {len(big):,} / {len(small):,} records, {tl_scopes:,} scopes\n")

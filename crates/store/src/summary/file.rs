@@ -4,7 +4,7 @@
 //! its own CRC.
 
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::{ScopeEntry, TaskTable};
@@ -15,6 +15,8 @@ pub(super) const MAGIC: [u8; 8] = *b"DLSCOPE\0";
 pub(super) const VERSION: u32 = 1;
 pub(super) const HEADER_LEN: usize = 36;
 pub(super) const DIR_ENTRY_LEN: usize = 40;
+/// The most a task's kept records may take once decompressed.
+const MAX_AREA: u64 = 1 << 30;
 /// Beside `segments/` in the store's folder.
 pub(crate) const DIR: &str = "scopes";
 
@@ -268,9 +270,24 @@ impl ScopeIndex {
 
     /// The task's kept records in this segment (see [`payloads`]).
     pub(crate) fn area(&self, task: u64) -> Result<Vec<u8>, StoreError> {
-        match self.entry(task) {
-            Some(d) => self.read(&d.area),
-            None => Ok(Vec::new()),
+        let Some(d) = self.entry(task) else {
+            return Ok(Vec::new());
+        };
+        let packed = self.read(&d.area)?;
+        let mut area = Vec::new();
+        // Bounded as a segment block is, whatever the frame claims.
+        let read = zstd::stream::read::Decoder::new(&packed[..])
+            .and_then(|z| z.take(MAX_AREA).read_to_end(&mut area));
+        match read {
+            Ok(_) if (area.len() as u64) < MAX_AREA => Ok(area),
+            Ok(_) => Err(corrupt(
+                &self.path,
+                format!("task {task}'s records exceed {MAX_AREA} bytes"),
+            )),
+            Err(e) => Err(corrupt(
+                &self.path,
+                format!("task {task}'s records do not decompress: {e}"),
+            )),
         }
     }
 }

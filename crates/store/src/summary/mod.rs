@@ -20,7 +20,7 @@
 //! table   := processes:u32 (host_len:u32 host pid:i64)*
 //!            scopes:u32 (scope_len:u32 scope first_block:u32 last_block:u32
 //!                        records:u32 errors:u32)*
-//! area    := (len:u32 payload)*          the skeleton's records, as stored
+//! area    := zstd((len:u32 payload)*)    the skeleton's records, as stored
 //! ```
 
 mod build;
