@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::indexer::Flush;
+use super::summaries;
 use super::{Inner, Seg};
 use crate::catalog::{Catalog, SegmentRow};
 use crate::entry::decode;
@@ -39,49 +40,16 @@ pub(crate) fn run(inner: &Inner, mut catalog: Catalog, rx: Receiver<Flush>) {
             }
             Ok(Flush::Maintain(tx)) => {
                 maintain(inner, &mut catalog);
-                backfill(inner, || false);
+                summaries::backfill(inner, || false);
                 let _ = tx.send(());
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        backfill(inner, || !rx.is_empty());
+        summaries::backfill(inner, || !rx.is_empty());
         if Instant::now() >= next_maintenance {
             maintain(inner, &mut catalog);
             next_maintenance = Instant::now() + MAINTENANCE_EVERY;
-        }
-    }
-}
-
-/// Writes the scope summaries that segments lack (written by an older
-/// build, or whose summary was lost), one segment at a time and only while
-/// no memtable waits to be written.
-fn backfill(inner: &Inner, waiting: impl Fn() -> bool) {
-    let segments: Vec<Arc<Seg>> = match inner.view.read() {
-        Ok(v) => v.segments.clone(),
-        Err(_) => return,
-    };
-    for s in segments {
-        if s.scopes.get().is_some() {
-            continue;
-        }
-        if waiting() {
-            return;
-        }
-        match summary::of_segment(&s.file)
-            .and_then(|b| summary::install(s.path(), summary::identity(&s.file), &b))
-        {
-            Ok(index) => {
-                let _ = s.scopes.set(Some(index));
-                inner
-                    .counters
-                    .summaries_written
-                    .fetch_add(1, Ordering::Relaxed);
-            }
-            Err(e) => {
-                tracing::warn!("store: no scope summary for {}: {e}", s.name);
-                let _ = s.scopes.set(None);
-            }
         }
     }
 }
@@ -94,18 +62,18 @@ fn maintain(inner: &Inner, catalog: &mut Catalog) {
 }
 
 /// One record on its way into a segment, with its sort key.
-struct Item<'a> {
-    task: u64,
-    scope: &'a str,
-    seq: u64,
-    id: u64,
-    created: f64,
-    levelno: i64,
-    host: &'a str,
-    process: Option<i64>,
-    event: bool,
-    payload: &'a [u8],
-    tokens: Vec<u64>,
+pub(super) struct Item<'a> {
+    pub(super) task: u64,
+    pub(super) scope: &'a str,
+    pub(super) seq: u64,
+    pub(super) id: u64,
+    pub(super) created: f64,
+    pub(super) levelno: i64,
+    pub(super) host: &'a str,
+    pub(super) process: Option<i64>,
+    pub(super) event: bool,
+    pub(super) payload: &'a [u8],
+    pub(super) tokens: Vec<u64>,
 }
 
 /// One record's sort key and search terms, from one decode; `tokens` when
@@ -167,7 +135,7 @@ fn write(inner: &Inner, items: &mut [Item<'_>], level: u32) -> Result<Option<Wri
     let scopes = match summary::install(
         &path,
         summary::identity(&segment),
-        &summarise(items, &segment),
+        &summaries::summarise(items, &segment),
     ) {
         Ok(s) => Some(s),
         Err(e) => {
@@ -187,37 +155,6 @@ fn write(inner: &Inner, items: &mut [Item<'_>], level: u32) -> Result<Option<Wri
         level,
     };
     Ok(Some((row, segment, scopes)))
-}
-
-/// The summary of a segment just written from `items` (in its order): the
-/// blocks' record counts say which block each item went into.
-fn summarise(items: &[Item<'_>], segment: &Segment) -> Vec<u8> {
-    let mut b = summary::Builder::default();
-    let mut blocks = segment.blocks().iter().map(|m| m.count as usize);
-    let (mut block, mut left) = (0u32, blocks.next().unwrap_or(0));
-    for i in items {
-        while left == 0 {
-            block += 1;
-            left = match blocks.next() {
-                Some(n) => n,
-                // More items than the blocks hold cannot happen; stop
-                // rather than describe blocks that are not there.
-                None => return summary::Builder::default().finish(summary::identity(segment)),
-            };
-        }
-        left -= 1;
-        let rec = summary::Rec {
-            id: i.id,
-            scope: i.scope,
-            seq: i.seq,
-            levelno: i.levelno,
-            host: i.host,
-            process: i.process,
-            event: i.event,
-        };
-        b.push(i.task, block, &rec, i.payload);
-    }
-    b.finish(summary::identity(segment))
 }
 
 fn flush(inner: &Inner, catalog: &mut Catalog, table: &Arc<MemTable>) {

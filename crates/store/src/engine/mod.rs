@@ -10,6 +10,7 @@
 mod flusher;
 mod indexer;
 mod open;
+mod summaries;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
