@@ -76,9 +76,15 @@ struct DirEntry {
 }
 
 /// An open summary: its directory in memory, the rest read on demand.
+/// The file is opened per read, not held: a store has as many summaries
+/// as segments, and each segment already holds a descriptor. A summary
+/// deleted under a query (its segment retired) fails the read, and the
+/// query reads the segment's blocks instead.
 pub(crate) struct ScopeIndex {
     path: PathBuf,
-    file: File,
+    /// The file's size at open: a file replaced since fails the reads'
+    /// checks.
+    len: u64,
     /// Sorted by task, as the segment is.
     tasks: Vec<DirEntry>,
 }
@@ -209,7 +215,7 @@ impl ScopeIndex {
             }
             tasks.push(DirEntry { task, table, area });
         }
-        Ok(Some(ScopeIndex { path, file, tasks }))
+        Ok(Some(ScopeIndex { path, len, tasks }))
     }
 
     fn entry(&self, task: u64) -> Option<&DirEntry> {
@@ -218,7 +224,21 @@ impl ScopeIndex {
     }
 
     fn read(&self, p: &Part) -> Result<Vec<u8>, StoreError> {
-        let bytes = read_at(&self.path, &self.file, p.off, p.len as usize)?;
+        let file = File::open(&self.path).map_err(|source| StoreError::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        let len = file
+            .metadata()
+            .map_err(|source| StoreError::Io {
+                path: self.path.clone(),
+                source,
+            })?
+            .len();
+        if len != self.len {
+            return Err(corrupt(&self.path, "changed since it was opened"));
+        }
+        let bytes = read_at(&self.path, &file, p.off, p.len as usize)?;
         if crc32fast::hash(&bytes) != p.crc {
             return Err(corrupt(&self.path, "checksum mismatch"));
         }
