@@ -361,6 +361,9 @@ export class TreeView {
     if (this.paged && old) carryPages(old, this.model);
     this.settleDefaults();
     this.signature = t ? signatureOf(t) : null;
+    // A skeleton asked for beside the row may be older than the row: if
+    // they disagree, the next poll fetches again.
+    if (early && this.paged && t && tree.records !== t.records) this.signature = null;
     const r = this.model.root.data;
     if (this.selected && !this.model.byIdent.has(this.selected)) this.selected = null;
     this.problemBtn.hidden = this.model.problems.length === 0;
