@@ -75,6 +75,7 @@ run otlp "$PYTHON" bench/otlp/run.py --smoke
 # The web UI in headless Chromium (scripts/test.sh installs it).
 if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
   run ui "$PYTHON" bench/ui/run.py --smoke
+  run ui-trees "$PYTHON" bench/ui/trees.py --smoke
 else
   echo "bench smoke: no chromium/chromedriver; skipping the web UI benchmark" >&2
 fi

@@ -38,6 +38,7 @@ mod memtable;
 mod model;
 mod query;
 pub mod segment;
+mod summary;
 pub mod tokens;
 mod tree;
 

@@ -693,3 +693,4 @@ fn status_failed_finds_a_task_whose_subtask_failed_and_a_root_prefix_finds_its_t
 }
 
 mod paged;
+mod paged_summaries;

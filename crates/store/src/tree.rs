@@ -72,7 +72,19 @@ struct TreeRecord<'a> {
     exc_text: &'a Option<String>,
 }
 
+/// Records in the shape [`tree_record`] gives one.
+pub(crate) fn tree_records<S: serde::Serializer>(
+    rs: &[RecordRow],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_seq(rs.iter().map(tree_shape))
+}
+
 fn tree_record<S: serde::Serializer>(r: &RecordRow, s: S) -> Result<S::Ok, S::Error> {
+    tree_shape(r).serialize(s)
+}
+
+fn tree_shape(r: &RecordRow) -> TreeRecord<'_> {
     TreeRecord {
         id: r.id,
         created: r.created,
@@ -89,7 +101,6 @@ fn tree_record<S: serde::Serializer>(r: &RecordRow, s: S) -> Result<S::Ok, S::Er
         context: &r.context,
         exc_text: &r.exc_text,
     }
-    .serialize(s)
 }
 
 #[derive(Default)]

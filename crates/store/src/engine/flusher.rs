@@ -9,11 +9,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::indexer::Flush;
+use super::summaries;
 use super::{Inner, Seg};
 use crate::catalog::{Catalog, SegmentRow};
 use crate::entry::decode;
 use crate::memtable::MemTable;
 use crate::segment::{write_segment, SegItem, Segment, SegmentOptions};
+use crate::summary::{self, ScopeIndex};
 use crate::StoreError;
 
 /// Small segments (from a memtable flushed by age on a quiet daemon, or
@@ -38,11 +40,13 @@ pub(crate) fn run(inner: &Inner, mut catalog: Catalog, rx: Receiver<Flush>) {
             }
             Ok(Flush::Maintain(tx)) => {
                 maintain(inner, &mut catalog);
+                summaries::backfill(inner, || false);
                 let _ = tx.send(());
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
+        summaries::backfill(inner, || !rx.is_empty());
         if Instant::now() >= next_maintenance {
             maintain(inner, &mut catalog);
             next_maintenance = Instant::now() + MAINTENANCE_EVERY;
@@ -58,15 +62,18 @@ fn maintain(inner: &Inner, catalog: &mut Catalog) {
 }
 
 /// One record on its way into a segment, with its sort key.
-struct Item<'a> {
-    task: u64,
-    scope: &'a str,
-    seq: u64,
-    id: u64,
-    created: f64,
-    levelno: i64,
-    payload: &'a [u8],
-    tokens: Vec<u64>,
+pub(super) struct Item<'a> {
+    pub(super) task: u64,
+    pub(super) scope: &'a str,
+    pub(super) seq: u64,
+    pub(super) id: u64,
+    pub(super) created: f64,
+    pub(super) levelno: i64,
+    pub(super) host: &'a str,
+    pub(super) process: Option<i64>,
+    pub(super) event: bool,
+    pub(super) payload: &'a [u8],
+    pub(super) tokens: Vec<u64>,
 }
 
 /// One record's sort key and search terms, from one decode; `tokens` when
@@ -81,18 +88,20 @@ fn item<'a>(task: u64, payload: &'a [u8], tokens: Option<&[u64]>) -> Option<Item
         id: e.id,
         created: e.created,
         levelno: e.levelno,
+        host: e.host,
+        process: e.process,
+        event: crate::summary::kept(&e),
         payload,
         tokens: tokens.map_or_else(|| e.search_tokens(), <[u64]>::to_vec),
     })
 }
 
-/// Sorts `items` so each task's records are contiguous and writes them as
-/// one segment file.
-fn write(
-    inner: &Inner,
-    items: &mut [Item<'_>],
-    level: u32,
-) -> Result<Option<(SegmentRow, Segment)>, StoreError> {
+/// A segment written and not yet listed, with its scope summary.
+type Written = (SegmentRow, Segment, Option<ScopeIndex>);
+
+/// Sorts `items` so each task's records are contiguous (and within a task,
+/// each scope's) and writes them as one segment file and its summary.
+fn write(inner: &Inner, items: &mut [Item<'_>], level: u32) -> Result<Option<Written>, StoreError> {
     if items.is_empty() {
         return Ok(None);
     }
@@ -103,6 +112,9 @@ fn write(
     let max_id = items.iter().map(|i| i.id).max().unwrap_or(0);
     let name = format!("{min_id:020}-{max_id:020}.seg");
     let path = inner.segments_dir().join(&name);
+    // A summary left by a segment of this name that was never listed
+    // (a crash before the manifest took it) must not describe this one.
+    summary::remove_for(&path);
     let options = SegmentOptions {
         block_bytes: inner.options.block_bytes,
         zstd_level: 1,
@@ -120,6 +132,18 @@ fn write(
         &options,
     )?;
     let segment = Segment::open(&path)?;
+    let scopes = match summary::install(
+        &path,
+        summary::identity(&segment),
+        &summaries::summarise(items, &segment),
+    ) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            // The segment is sound without it: queries read its blocks.
+            tracing::warn!("store: no scope summary for {name}: {e}");
+            None
+        }
+    };
     let row = SegmentRow {
         name,
         min_id: info.min_id,
@@ -130,7 +154,7 @@ fn write(
         max_created: info.max_created,
         level,
     };
-    Ok(Some((row, segment)))
+    Ok(Some((row, segment, scopes)))
 }
 
 fn flush(inner: &Inner, catalog: &mut Catalog, table: &Arc<MemTable>) {
@@ -184,10 +208,10 @@ fn flush(inner: &Inner, catalog: &mut Catalog, table: &Arc<MemTable>) {
 
 fn commit(
     catalog: &mut Catalog,
-    written: Option<(SegmentRow, Segment)>,
+    written: Option<Written>,
     replaced: &[String],
 ) -> Result<Option<Seg>, StoreError> {
-    let Some((row, file)) = written else {
+    let Some((row, file, scopes)) = written else {
         // A merge of inputs none of whose blocks could be read: they are
         // unlisted all the same, as their files go.
         if !replaced.is_empty() {
@@ -197,10 +221,15 @@ fn commit(
     };
     let through = replaced.is_empty().then_some(row.max_id);
     catalog.commit_segment(&row, replaced, through)?;
+    let summary = std::sync::OnceLock::new();
+    if let Some(s) = scopes {
+        let _ = summary.set(Some(s));
+    }
     Ok(Some(Seg {
         file,
         name: row.name,
         level: row.level,
+        scopes: summary,
     }))
 }
 
@@ -271,6 +300,7 @@ fn merge_once(inner: &Inner, catalog: &mut Catalog) -> bool {
 }
 
 fn remove(path: PathBuf) {
+    summary::remove_for(&path);
     // Readers holding the segment keep its open file; the name goes now.
     if let Err(e) = std::fs::remove_file(&path) {
         tracing::warn!("store: could not delete {}: {e}", path.display());

@@ -10,6 +10,7 @@
 mod flusher;
 mod indexer;
 mod open;
+mod summaries;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -99,6 +100,11 @@ pub(crate) struct Seg {
     pub name: String,
     /// How many merges made it (0: written from a memtable).
     pub level: u32,
+    /// Its scope summary: unset until one is read or written (a segment
+    /// of an older build has none until the flush thread writes it); set
+    /// to `None` when one could not be made, and queries read the
+    /// segment's blocks instead.
+    pub scopes: std::sync::OnceLock<Option<crate::summary::ScopeIndex>>,
 }
 
 impl Seg {
@@ -118,6 +124,11 @@ impl Seg {
     pub(crate) fn path(&self) -> &Path {
         self.file.path()
     }
+
+    /// The scope summary, when there is a usable one.
+    pub(crate) fn summary(&self) -> Option<&crate::summary::ScopeIndex> {
+        self.scopes.get().and_then(Option::as_ref)
+    }
 }
 
 #[derive(Default)]
@@ -134,6 +145,8 @@ pub(crate) struct Counters {
     pub retention_deleted: AtomicU64,
     pub heartbeats: AtomicU64,
     pub catalog_errors: AtomicU64,
+    /// Scope summaries written for segments that lacked one.
+    pub summaries_written: AtomicU64,
 }
 
 /// The intake's side, under one lock: the next id and the index queue, so
@@ -205,6 +218,9 @@ pub struct StoreStats {
     pub heartbeats: u64,
     pub journal_failures: u64,
     pub catalog_errors: u64,
+    /// Scope summaries written for segments that lacked one (an older
+    /// build's, or one lost or damaged).
+    pub summaries_written: u64,
 }
 
 impl Store {
@@ -398,6 +414,7 @@ impl Inner {
             heartbeats: c.heartbeats.load(Ordering::Relaxed),
             journal_failures: self.journal.failures(),
             catalog_errors: c.catalog_errors.load(Ordering::Relaxed),
+            summaries_written: c.summaries_written.load(Ordering::Relaxed),
         }
     }
 

@@ -11,6 +11,7 @@ use super::{flusher, indexer, Closer, Counters, Inner, Msg, Seg, Store, StoreOpt
 use crate::catalog::{self, Catalog};
 use crate::journal::{self, Journal};
 use crate::segment::Segment;
+use crate::summary::{self, ScopeIndex};
 use crate::StoreError;
 
 pub(crate) const CATALOG: &str = "catalog.db";
@@ -229,13 +230,29 @@ fn load_segments(dir: &Path, catalog: &mut Catalog) -> Result<Vec<Arc<Seg>>, Sto
             missing.push(row.name.clone());
             continue;
         }
+        let scopes = std::sync::OnceLock::new();
         let file = match Segment::open(&path) {
-            Ok(s) => s,
+            Ok(s) => {
+                match ScopeIndex::open(&path, summary::identity(&s)) {
+                    Ok(Some(index)) => {
+                        let _ = scopes.set(Some(index));
+                    }
+                    // Written by an older build: the flush thread writes it.
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!("store: {e}; writing it again");
+                        summary::remove_for(&path);
+                    }
+                }
+                s
+            }
             Err(e) => {
                 tracing::error!(
                     "store: segment {} is damaged ({e}); recovering its intact blocks",
                     path.display()
                 );
+                // Its summary numbers blocks that recovery may have lost.
+                summary::remove_for(&path);
                 Segment::recover(&path)?.0
             }
         };
@@ -243,7 +260,20 @@ fn load_segments(dir: &Path, catalog: &mut Catalog) -> Result<Vec<Arc<Seg>>, Sto
             file,
             name: row.name.clone(),
             level: row.level,
+            scopes,
         }));
+    }
+    let scopes_dir = dir.join(summary::DIR);
+    if let Ok(entries) = fs::read_dir(&scopes_dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let listed = name
+                .strip_suffix(".scopes")
+                .is_some_and(|seg| rows.iter().any(|r| r.name == seg));
+            if !listed {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
     }
     for entry in fs::read_dir(&seg_dir).map_err(|e| io(&seg_dir, e))? {
         let entry = entry.map_err(|e| io(&seg_dir, e))?;

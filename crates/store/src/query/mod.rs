@@ -1,6 +1,7 @@
 //! Queries: the task list from the catalogue; trees, record lists and
 //! search from the memtables and segments.
 
+mod gather;
 mod paged;
 mod records;
 

@@ -3,15 +3,12 @@
 //! paints the skeleton first and reads records only for what it unfolds, so
 //! the first paint of a 500,000-record task does not carry 500,000 records.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use super::{row, Reader};
+use super::gather::{order, parse_path, Counts};
+use super::Reader;
 use crate::catalog;
-use crate::entry::EntryRef;
 use crate::tree::{self, Entry, ScopeNode};
 use crate::{RecordRow, Status, StoreError};
 
@@ -62,6 +59,9 @@ pub struct ScopePage {
     pub total: usize,
     /// How many of them come before this page.
     pub offset: usize,
+    /// In the shape a whole tree gives its records (no `root`, `scope`,
+    /// `received`, `topic`: `/api/records/{id}` has every field).
+    #[serde(serialize_with = "tree::tree_records")]
     pub records: Vec<RecordRow>,
     /// The cursor of the next page, `None` on the last.
     pub next: Option<String>,
@@ -81,24 +81,6 @@ pub struct KeyPath {
     pub cursor: Option<String>,
 }
 
-#[derive(Default)]
-struct Counts {
-    records: usize,
-    errors: usize,
-    /// The scope's first record by (seq, id), for a scope whose opening
-    /// record never came: the tree takes its start from it.
-    first: Option<((i64, i64), RecordRow)>,
-}
-
-/// The (seq, id) a scope orders its records by; also the cursor's content.
-fn order(seq: Option<i64>, id: i64) -> (i64, i64) {
-    (seq.unwrap_or(i64::MAX), id)
-}
-
-fn parse_path(text: &str) -> Vec<u32> {
-    text.split('/').filter_map(|s| s.parse().ok()).collect()
-}
-
 /// Parses a cursor, `<seq>.<id>` as [`ScopePage::next`] gives it.
 fn parse_cursor(text: &str) -> Result<(i64, i64), StoreError> {
     let bad = || StoreError::BadQuery(format!("not a page cursor: {text:?}"));
@@ -115,73 +97,22 @@ fn cursor(at: (i64, i64)) -> String {
 
 impl Reader {
     /// The scope skeleton of task `root`: every scope with its status,
-    /// times, host and process and counts, no records. Decodes the task's
-    /// records once but keeps only the scopes' opening and closing ones.
+    /// times, host and process and counts, no records. Segments answer
+    /// from their scope summaries (no record block read); memory, and a
+    /// segment without a summary, have their records of the task decoded.
     pub fn skeleton(&self, root: &str, now: f64) -> Result<Option<Skeleton>, StoreError> {
         let silent_since = self.silent_since(now);
-        let Some((task, row_)) = catalog::task_one(&self.conn, root, silent_since)? else {
+        let Some((task, _)) = catalog::task_one(&self.conn, root, silent_since)? else {
             return Ok(None);
         };
-        let counts: RefCell<FxHashMap<Vec<u32>, Counts>> = RefCell::default();
-        // Scope paths as written, each parsed once.
-        let parsed: RefCell<FxHashMap<String, Vec<u32>>> = RefCell::default();
-        let processes: RefCell<FxHashSet<(String, i64)>> = RefCell::default();
-        let last_proc: RefCell<Option<(String, i64)>> = RefCell::default();
-        let total = RefCell::new(0usize);
-        let hint = usize::try_from(row_.records).unwrap_or(0).min(4096);
-        let keep = |e: &EntryRef<'_>| {
-            *total.borrow_mut() += 1;
-            let text = e.key.map_or("", |k| k.1);
-            let path = {
-                let mut parsed = parsed.borrow_mut();
-                match parsed.get(text) {
-                    Some(p) => p.clone(),
-                    None => {
-                        let p = parse_path(text);
-                        parsed.insert(text.to_owned(), p.clone());
-                        p
-                    }
-                }
-            };
-            if let Some(p) = e.process {
-                // Runs of one process are the rule: no key built for those.
-                let mut last = last_proc.borrow_mut();
-                if last.as_ref().is_none_or(|(h, lp)| *lp != p || h != e.host) {
-                    processes.borrow_mut().insert((e.host.to_owned(), p));
-                    *last = Some((e.host.to_owned(), p));
-                }
-            }
-            let mut counts = counts.borrow_mut();
-            let c = counts.entry(path).or_default();
-            c.records += 1;
-            if e.levelno >= 40 {
-                c.errors += 1;
-            }
-            let id = i64::try_from(e.id).unwrap_or(i64::MAX);
-            let at = order(e.key.and_then(|k| i64::try_from(k.2).ok()), id);
-            if c.first.as_ref().is_none_or(|(f, _)| at < *f) {
-                c.first = Some((at, row(e, false)));
-            }
-            e.event.is_some()
-        };
-        let mut rows = self.task_records(task, false, hint, keep)?;
-        let total = total.into_inner();
+        let parts = self.skeleton_parts(task)?;
+        let total = parts.total;
         if total == 0 {
             return Ok(None);
         }
-        let counts = counts.into_inner();
-        let have: FxHashSet<i64> = rows.iter().map(|r| r.id).collect();
-        for c in counts.values() {
-            if let Some((_, first)) = &c.first {
-                if !have.contains(&first.id) {
-                    rows.push(first.clone());
-                }
-            }
-        }
-        let last_seen = catalog::last_seen(
-            &self.conn,
-            processes.into_inner().into_iter().collect::<Vec<_>>(),
-        )?;
+        let processes: Vec<(String, i64)> = parts.processes.iter().cloned().collect();
+        let (rows, counts) = parts.into_rows();
+        let last_seen = catalog::last_seen(&self.conn, processes)?;
         let tree = tree::build(root, rows, &last_seen, silent_since);
         let mut scopes = 0;
         let scope = summarise(tree.scope, &counts, &mut scopes);
@@ -264,20 +195,7 @@ impl Reader {
         let Some((task, _)) = catalog::task_one(&self.conn, root, 0.0)? else {
             return Ok(None);
         };
-        let want = parse_path(path);
-        // A scope path is compared as written first: parsing it per record
-        // was most of a big scan.
-        let seen: RefCell<HashMap<String, bool>> = RefCell::default();
-        let keep = |e: &EntryRef<'_>| {
-            let text = e.key.map_or("", |k| k.1);
-            if let Some(hit) = seen.borrow().get(text) {
-                return *hit;
-            }
-            let hit = parse_path(text) == want;
-            seen.borrow_mut().insert(text.to_owned(), hit);
-            hit
-        };
-        let mut rows = self.task_records(task, false, 0, keep)?;
+        let mut rows = self.scope_records(task, &parse_path(path))?;
         rows.sort_by_key(|r| order(r.seq, r.id));
         Ok(Some(rows))
     }

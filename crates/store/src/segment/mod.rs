@@ -32,6 +32,7 @@ mod write;
 mod tests;
 
 pub use block::{Block, BlockRecord};
+pub(crate) use read::read_at;
 pub use read::{ScanReport, Segment};
 pub use recover::Recovery;
 pub use write::write_segment;

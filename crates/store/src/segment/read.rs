@@ -230,7 +230,7 @@ fn parse_footer(footer: &[u8], footer_offset: u64) -> Result<Vec<BlockMeta>, Str
 
 /// Reads exactly `n` bytes at `offset`; callers check `offset + n` against
 /// the file size first, so `n` is never more than the file holds.
-pub(super) fn read_at(
+pub(crate) fn read_at(
     path: &Path,
     file: &File,
     offset: u64,

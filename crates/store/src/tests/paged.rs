@@ -6,7 +6,7 @@ use crate::{Entry, ScopeNode, ScopeSummary, Status};
 /// A task of nested scopes, sent shuffled: a failing scope, a scope from
 /// another process, one whose opening record never came, and a scope with
 /// enough records for several pages.
-fn shuffled_task() -> Vec<distlog_proto::Record> {
+pub(super) fn shuffled_task() -> Vec<distlog_proto::Record> {
     let mut out = vec![
         rec(
             Some(&format!("0@{U}")),
@@ -105,7 +105,12 @@ fn children(s: &ScopeNode) -> Vec<&ScopeNode> {
 
 /// Every scope of the skeleton says what the whole tree says of it, and
 /// paging through its records gives the tree's records in the tree's order.
-fn check(reader: &crate::Reader, whole: &ScopeNode, skel: &ScopeSummary, limit: usize) -> usize {
+pub(super) fn check(
+    reader: &crate::Reader,
+    whole: &ScopeNode,
+    skel: &ScopeSummary,
+    limit: usize,
+) -> usize {
     assert_eq!(skel.id, whole.id);
     assert_eq!(skel.message, whole.message, "{}", whole.id);
     assert_eq!(skel.status, whole.status, "{}", whole.id);

@@ -71,6 +71,17 @@ document.addEventListener('click', (e) => {
   navigate(url.pathname + url.search);
 });
 window.addEventListener('popstate', route);
+// A page left behind (another page opened in the tab, or kept in the
+// back-forward cache) lets go of its feed connection: browsers allow six
+// connections to a host, and live views each hold one, so pages left with
+// theirs open made the next pages wait a minute for a connection.
+window.addEventListener('pagehide', () => {
+  if (current) current.unmount();
+  current = null;
+});
+window.addEventListener('pageshow', (e) => {
+  if (e.persisted) route();
+});
 
 // -- header: the daemon's counters, and a banner while it is unreachable --
 

@@ -56,11 +56,22 @@ export class Timeline {
 
   show(on) {
     this.section.hidden = !on;
+    if (on && this.stale) this.rebuild();
     if (on) this.paint();
   }
 
   /** The scopes of a tree view's model, in tree order. */
   setModel(model) {
+    this.model = model;
+    // Built when shown: a hidden timeline costs a big tree's first paint
+    // nothing.
+    if (this.shown) this.rebuild();
+    else this.stale = true;
+  }
+
+  rebuild() {
+    this.stale = false;
+    const model = this.model;
     const rows = [];
     const stack = [model.root];
     while (stack.length) {

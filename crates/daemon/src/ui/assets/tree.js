@@ -279,11 +279,21 @@ export class TreeView {
   /** Every POLL_MS: asks for the task's row (cheap) and fetches the tree
    *  again only when it changed, at most every 3× the last fetch time. */
   async poll() {
-    const t = await this.fetchTask();
     if (!this.model) {
-      await this.fetchTree(t);
+      performance.mark('distlog:task-fetch');
+      // The first paint does not wait for the task's row to choose between
+      // whole and paged: the skeleton (quick and small at any size) is
+      // asked for beside it, and used if the task turns out big.
+      const early =
+        this.query.get('paged') === '0'
+          ? null
+          : api(`/api/skeleton/${encodeURIComponent(this.rootId)}`).catch((e) => e);
+      const t = await this.fetchTask();
+      performance.mark('distlog:task-fetched');
+      await this.fetchTree(t, early);
       return;
     }
+    const t = await this.fetchTask();
     if (!t) return;
     const stale = signatureOf(t) !== this.signature;
     // A scope can turn unfinished with no new record: look again now and then.
@@ -306,7 +316,7 @@ export class TreeView {
 
   /** Fetches and shows the tree. `t` is the task's row fetched just
    *  before, so the tree is at least as new as the row it is compared to. */
-  async fetchTree(t) {
+  async fetchTree(t, early = null) {
     if (this.fetching) return;
     this.fetching = true;
     const t0 = performance.now();
@@ -321,7 +331,10 @@ export class TreeView {
       this.paged = asked ? asked === '1' : !!(t && t.records > PAGED_OVER);
     }
     try {
-      if (this.paged) tree = await api(`/api/skeleton/${encodeURIComponent(this.rootId)}`);
+      if (this.paged && early) {
+        tree = await early;
+        if (tree instanceof Error) throw tree;
+      } else if (this.paged) tree = await api(`/api/skeleton/${encodeURIComponent(this.rootId)}`);
       else tree = await api(`/api/tree/${encodeURIComponent(this.model ? this.rootId : this.id)}`);
     } catch (e) {
       if (e instanceof ApiError && (e.status === 404 || e.status === 400)) {
@@ -348,6 +361,9 @@ export class TreeView {
     if (this.paged && old) carryPages(old, this.model);
     this.settleDefaults();
     this.signature = t ? signatureOf(t) : null;
+    // A skeleton asked for beside the row may be older than the row: if
+    // they disagree, the next poll fetches again.
+    if (early && this.paged && t && tree.records !== t.records) this.signature = null;
     const r = this.model.root.data;
     if (this.selected && !this.model.byIdent.has(this.selected)) this.selected = null;
     this.problemBtn.hidden = this.model.problems.length === 0;
@@ -508,6 +524,9 @@ export class TreeView {
   setOpen(line, open) {
     if (line.kind !== 'scope' || this.isOpen(line) === open) return;
     this.overrides.set(line.data.id, open);
+    // Paged: the records are asked for now, not when the next frame
+    // draws the open scope (a frame's wait before the request).
+    if (open && this.paged && !line.loaded && !line.loadError && line.data.records > 0) this.loadScope(line);
     this.flatten();
     this.paint();
   }
