@@ -192,6 +192,7 @@ async fn stats(State(api): State<Api>) -> ApiResult {
             "filter_bytes": s.filter_bytes,
             "journal_bytes": s.journal_bytes,
             "segments_written": s.segments_written,
+            "summaries_written": s.summaries_written,
             "merges": s.merges,
             "corrupt_blocks": s.corrupt_blocks,
             "retention_deleted": s.retention_deleted,
