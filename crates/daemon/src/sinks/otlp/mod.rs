@@ -364,19 +364,14 @@ impl Worker for OtlpWorker {
             s.close(deadline);
         }
         for s in &mut self.senders {
-            s.join();
+            s.join(deadline);
         }
     }
 }
 
-pub fn start(
-    name: &str,
-    config: &SinkConfig,
-    c: &OtlpSinkConfig,
-    threads: &Threads,
-) -> Result<Arc<SinkHandle>> {
+/// The worker with its two sender threads running.
+fn worker(name: &str, c: &OtlpSinkConfig, stats: &Arc<OtlpStats>) -> Result<OtlpWorker> {
     let s = c.settings()?;
-    let stats = Arc::<OtlpStats>::default();
     let limits = SendLimits {
         timeout: s.timeout,
         max_pending: s.max_pending,
@@ -395,7 +390,7 @@ pub fn start(
         .with_context(|| format!("starting the otlp sink {name}'s {signal:?} thread"))
     };
     let senders = [thread(Signal::Logs)?, thread(Signal::Traces)?];
-    let worker = OtlpWorker {
+    Ok(OtlpWorker {
         settings: s,
         converter: Converter::default(),
         logs: Vec::new(),
@@ -404,7 +399,17 @@ pub fn start(
         spans_bytes: 0,
         since: None,
         senders,
-    };
+    })
+}
+
+pub fn start(
+    name: &str,
+    config: &SinkConfig,
+    c: &OtlpSinkConfig,
+    threads: &Threads,
+) -> Result<Arc<SinkHandle>> {
+    let stats = Arc::<OtlpStats>::default();
+    let worker = worker(name, c, &stats)?;
     let handle = runner::spawn(
         name,
         config,

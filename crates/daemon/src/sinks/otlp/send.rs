@@ -386,17 +386,24 @@ impl Sender {
     /// Runs the sender on its own thread until the sink stops.
     pub fn spawn(mut self, signal: Signal) -> std::io::Result<SignalThread> {
         let common = self.common.clone();
+        // Dropped when the thread ends, which is what finish() waits for.
+        let (alive, done) = crossbeam_channel::bounded::<()>(0);
         let handle = std::thread::Builder::new()
             .name(format!("otlp-{}-{signal:?}", common.name))
-            .spawn(move || loop {
-                let closing = self.common.backlog.wait(self.next_attempt);
-                self.pump(closing);
-                if closing.is_some() {
-                    return;
+            .spawn(move || {
+                let _alive = alive;
+                loop {
+                    let closing = self.common.backlog.wait(self.next_attempt);
+                    self.pump(closing);
+                    if closing.is_some() {
+                        return;
+                    }
                 }
             })?;
         Ok(SignalThread {
             common,
+            signal,
+            done,
             handle: Some(handle),
         })
     }
@@ -405,6 +412,8 @@ impl Sender {
 /// A signal's sender thread, seen from the sink's thread.
 pub struct SignalThread {
     pub common: Arc<Common>,
+    signal: Signal,
+    done: crossbeam_channel::Receiver<()>,
     handle: Option<JoinHandle<()>>,
 }
 
@@ -414,9 +423,30 @@ impl SignalThread {
         self.common.backlog.close(deadline);
     }
 
-    pub fn join(&mut self) {
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
+    /// Waits for the thread until about `deadline`. A request already on
+    /// its way when the sink was closed cannot be cut short: past the
+    /// deadline the thread is left to finish it (at most `timeout`) and
+    /// then drop the rest, counted, on its own.
+    pub fn join(&mut self, deadline: Instant) {
+        let slack = Duration::from_millis(200);
+        match self.done.recv_deadline(deadline + slack) {
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                let c = &self.common;
+                tracing::warn!(
+                    sink = %c.name,
+                    "stopping without waiting for {}: a request of {} is still waiting for an answer; \
+                     its {} items, and any behind it, will be counted as lost",
+                    c.endpoint,
+                    self.signal.noun(),
+                    c.backlog.items()
+                );
+                self.handle = None;
+            }
+            _ => {
+                if let Some(h) = self.handle.take() {
+                    let _ = h.join();
+                }
+            }
         }
     }
 }

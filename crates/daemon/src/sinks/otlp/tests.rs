@@ -218,13 +218,13 @@ fn settings_are_checked() {
 /// (then 200), and handing each request's path and body to the test.
 fn receiver(script: Vec<u16>) -> (String, mpsc::Receiver<(String, Vec<u8>)>) {
     let script = std::sync::Mutex::new(script.into_iter());
-    receiver_by(move |_| script.lock().ok().and_then(|mut s| s.next()).unwrap_or(200))
+    receiver_by(move |_, _| script.lock().ok().and_then(|mut s| s.next()).unwrap_or(200))
 }
 
 /// A receiver answering with `answer(path)`, each connection on its own
 /// thread; status 0 reads the request and never answers.
 fn receiver_by(
-    answer: impl Fn(&str) -> u16 + Send + Sync + 'static,
+    answer: impl Fn(&str, usize) -> u16 + Send + Sync + 'static,
 ) -> (String, mpsc::Receiver<(String, Vec<u8>)>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
@@ -243,7 +243,7 @@ fn receiver_by(
 fn serve(
     mut conn: std::net::TcpStream,
     tx: &mpsc::Sender<(String, Vec<u8>)>,
-    answer: &dyn Fn(&str) -> u16,
+    answer: &dyn Fn(&str, usize) -> u16,
 ) {
     let mut reader = BufReader::new(conn.try_clone().expect("clone"));
     loop {
@@ -266,7 +266,7 @@ fn serve(
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        let status = answer(&path);
+        let status = answer(&path, body.len());
         let _ = tx.send((path, body));
         if status == 0 {
             continue;
@@ -391,4 +391,174 @@ fn a_full_backlog_drops_new_requests_and_shutdown_does_not_wait() {
     s.pump(Some(Instant::now() + Duration::from_secs(5)));
     assert_eq!(s.common.stats.lost.json(), json!({"logs": 120, "spans": 0}));
     assert_eq!(dropped(&s), 120);
+}
+
+#[test]
+fn the_backlog_is_bounded_by_bytes_too() {
+    let url = {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("http://{}", l.local_addr().expect("addr"))
+    };
+    let s = sender_with(&url, &limits(Duration::from_secs(5), 1000, 100));
+    s.common.push(Signal::Logs, vec![b'a'; 60], 1);
+    s.common.push(Signal::Logs, vec![b'b'; 60], 1);
+    s.common.push(Signal::Traces, vec![b'c'; 30], 1);
+    assert_eq!(s.common.stats.lost.json(), json!({"logs": 1, "spans": 0}));
+    assert_eq!(
+        s.common.stats.pending.json(),
+        json!({"logs": 1, "spans": 1})
+    );
+    assert_eq!(dropped(&s), 1);
+}
+
+fn encoded_tutorial_logs() -> Vec<u8> {
+    convert_all(&tutorial()).0.encode_to_vec()
+}
+
+fn messages(body: &[u8]) -> Vec<String> {
+    let r = ExportLogsServiceRequest::decode(body).expect("a logs request");
+    r.resource_logs
+        .iter()
+        .flat_map(|r| &r.scope_logs)
+        .flat_map(|s| &s.log_records)
+        .map(|l| match l.body.as_ref().and_then(|b| b.value.clone()) {
+            Some(any_value::Value::StringValue(s)) => s,
+            _ => String::new(),
+        })
+        .collect()
+}
+
+#[test]
+fn a_413_halves_the_request_until_each_part_fits() {
+    let full = encoded_tutorial_logs();
+    // Takes anything smaller than the whole.
+    let limit = full.len() - 1;
+    let (url, rx) = receiver_by(move |_, n| if n > limit { 413 } else { 200 });
+    let mut s = sender(&url);
+    s.common.push(Signal::Logs, full.clone(), 7);
+    s.pump(None);
+    let seen: Vec<Vec<u8>> = rx.try_iter().map(|(_, b)| b).collect();
+    assert_eq!(seen.len(), 3, "the whole, then two halves");
+    assert_eq!(messages(&seen[1]).len(), 3);
+    let taken: Vec<String> = seen
+        .iter()
+        .filter(|b| b.len() <= limit)
+        .flat_map(|b| messages(b))
+        .collect();
+    assert_eq!(taken, messages(&full), "every record once, in order");
+    assert_eq!(
+        s.common.stats.exported.json(),
+        json!({"logs": 7, "spans": 0})
+    );
+    assert_eq!(
+        s.common.stats.rejected.json(),
+        json!({"logs": 0, "spans": 0})
+    );
+    assert_eq!(
+        s.common.stats.pending.json(),
+        json!({"logs": 0, "spans": 0})
+    );
+    assert_eq!(dropped(&s), 0);
+}
+
+#[test]
+fn a_single_item_too_large_is_dropped_and_counted() {
+    let (url, rx) = receiver(vec![413]);
+    let mut s = sender(&url);
+    let (logs, _) = convert_all(&tutorial()[..1]);
+    s.common.push(Signal::Logs, logs.encode_to_vec(), 1);
+    s.common.push(Signal::Logs, b"next".to_vec(), 1);
+    s.pump(None);
+    assert_eq!(rx.try_iter().count(), 2);
+    assert_eq!(
+        s.common.stats.rejected.json(),
+        json!({"logs": 1, "spans": 0})
+    );
+    assert_eq!(
+        s.common.stats.exported.json(),
+        json!({"logs": 1, "spans": 0})
+    );
+    assert_eq!(dropped(&s), 1);
+}
+
+#[test]
+fn a_redirect_is_refused_not_followed() {
+    // The answer's location is a port nobody listens on: following it
+    // would fail to connect and be retried.
+    let (url, rx) = receiver(vec![307]);
+    let mut s = sender(&url);
+    s.common.push(Signal::Traces, b"spans".to_vec(), 2);
+    s.pump(None);
+    assert_eq!(rx.try_iter().count(), 1);
+    assert_eq!(
+        s.common.stats.rejected.json(),
+        json!({"logs": 0, "spans": 2})
+    );
+    assert_eq!(s.common.stats.failed_attempts.load(Relaxed), 0);
+    assert_eq!(
+        s.common.stats.pending.json(),
+        json!({"logs": 0, "spans": 0})
+    );
+}
+
+fn otlp_worker(yaml: &str) -> (OtlpWorker, Arc<OtlpStats>) {
+    let c = config(yaml).expect("config");
+    let stats = Arc::<OtlpStats>::default();
+    let mut w = worker("otel", &c, &stats).expect("worker");
+    w.attach(&Arc::default());
+    (w, stats)
+}
+
+#[test]
+fn a_receiver_that_never_answers_holds_neither_the_other_signal_nor_the_stop() {
+    let (url, rx) = receiver_by(|path, _| if path == "/v1/logs" { 0 } else { 200 });
+    let (mut w, stats) = otlp_worker(&format!(
+        "endpoint: {url}\ntimeout: 10m\nbatch: {{size: 1}}\n"
+    ));
+    let records: Vec<Arc<Routed>> = tutorial().into_iter().map(Arc::new).collect();
+    assert!(w.write(&records).is_ok());
+    // Both spans go while the first log request hangs.
+    while stats.exported.get(Signal::Traces) < 2 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(stats.exported.get(Signal::Logs), 0);
+    assert!(rx.iter().any(|(p, _)| p == "/v1/logs"));
+    let started = Instant::now();
+    w.finish();
+    let took = started.elapsed();
+    // The stop waits SHUTDOWN_GRACE, not the 10 minute timeout.
+    assert!(took < SHUTDOWN_GRACE * 5, "finish took {took:?}");
+    // The request on its way still waits for its answer (up to its 10
+    // minutes) on the thread left behind, which then drops it and the six
+    // behind it; the stop did not wait for that.
+    assert_eq!(stats.lost.json(), json!({"logs": 0, "spans": 0}));
+    assert_eq!(stats.pending.json(), json!({"logs": 7, "spans": 0}));
+}
+
+#[test]
+fn a_batch_is_sent_early_at_batch_max_bytes() {
+    let (url, rx) = receiver(vec![]);
+    let (mut w, stats) = otlp_worker(&format!(
+        "endpoint: {url}\nspans: false\nbatch: {{size: 512, delay: 1h, max_bytes: 4KiB}}\n"
+    ));
+    let big = "x".repeat(1000);
+    let records: Vec<Arc<Routed>> = (0..20)
+        .map(|i| Arc::new(rec(&big, None, 1_700_000_000.0 + f64::from(i), json!({}))))
+        .collect();
+    assert!(w.write(&records).is_ok());
+    w.finish();
+    let bodies: Vec<Vec<u8>> = rx.try_iter().map(|(_, b)| b).collect();
+    assert!(bodies.len() >= 5, "{} requests", bodies.len());
+    for b in &bodies {
+        assert!(b.len() <= 4096, "a request of {} bytes", b.len());
+    }
+    assert_eq!(stats.exported.get(Signal::Logs), 20);
+}
+
+#[test]
+fn sizes_are_checked() {
+    let e = |y: &str| format!("{:#}", config(y).expect_err("an error"));
+    assert!(e("endpoint: http://h:1\nmax_pending_bytes: 0\n").contains("max_pending_bytes"));
+    assert!(e("endpoint: http://h:1\nbatch: {max_bytes: lots}\n").contains("batch.max_bytes"));
+    assert!(config("endpoint: http://h:1\nmax_pending_bytes: 1GiB\n").is_ok());
 }
