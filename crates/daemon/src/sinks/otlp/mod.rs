@@ -13,6 +13,7 @@
 
 mod backlog;
 mod convert;
+mod http;
 pub mod ids;
 mod request;
 mod send;
