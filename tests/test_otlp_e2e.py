@@ -366,5 +366,29 @@ def test_a_stalled_receiver_never_stalls_the_store_nor_the_stop(tmp_path: Path) 
     assert d.proc.returncode == 0
 
 
+def test_a_receiver_that_never_answers_does_not_hold_the_stop_for_its_timeout(tmp_path: Path) -> None:
+    # With a 10 minute timeout, a stop that waited for each signal's
+    # request in turn would take 20 minutes; it waits about 2 s.
+    stalled = socket.socket()
+    stalled.bind(("127.0.0.1", 0))
+    stalled.listen(16)
+    url = f"http://127.0.0.1:{stalled.getsockname()[1]}"
+    d = start_daemon(tmp_path, url, "    timeout: 10m\n")
+    try:
+        n = 50
+        subprocess.run(
+            [str(BIN_DIR / "distlog-loadgen"), "send", "--endpoint", d.intake, "--count", str(n)],
+            capture_output=True,
+            timeout=PATIENCE,
+            check=True,
+        )
+        d.wait_stored(n)
+        wait_otel(d, "a request waiting", lambda s: s["otlp"]["pending"]["logs"] >= 1)
+    finally:
+        d.stop()  # within PATIENCE, or this raises
+        stalled.close()
+    assert d.proc.returncode == 0
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))

@@ -40,6 +40,14 @@ impl Routed {
         (texts + original + 512) as u64
     }
 
+    /// The live feed's copy of the record ([`Routed::feed_json`]): its size
+    /// once made, else a reservation for it (about the body again), since
+    /// a feed subscriber may make it while the record is held.
+    pub fn feed_weight(&self) -> u64 {
+        let made = self.feed_json.get().map(String::len);
+        made.unwrap_or(self.record.body.len() + 256) as u64
+    }
+
     pub fn new(record: Record, original: Option<Vec<u8>>, received: f64) -> Routed {
         Routed {
             record,

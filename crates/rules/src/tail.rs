@@ -149,6 +149,14 @@ impl<T> Open<T> {
 /// What an entry costs besides its records: the map entries, the root id.
 const TASK_OVERHEAD: u64 = 160;
 
+/// `now + wait`, or as far off as the clock goes: limits come from
+/// configuration, and a huge one must mean "never", not a panic.
+fn later(now: Instant, wait: Duration) -> Instant {
+    now.checked_add(wait)
+        .or_else(|| now.checked_add(Duration::from_secs(u64::from(u32::MAX))))
+        .unwrap_or(now)
+}
+
 fn scope_cost(path: &[u32]) -> u64 {
     48 + 4 * path.len() as u64
 }
@@ -287,7 +295,7 @@ impl<T> Tail<T> {
         } else {
             limits_timeout
         };
-        let deadline = now + wait;
+        let deadline = later(now, wait);
         if deadline != task.deadline {
             self.by_deadline.remove(&(task.deadline, id));
             task.deadline = deadline;
@@ -329,7 +337,7 @@ impl<T> Tail<T> {
     fn insert(&mut self, root: &str, now: Instant) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
-        let deadline = now + self.limits.timeout;
+        let deadline = later(now, self.limits.timeout);
         let bytes = TASK_OVERHEAD + root.len() as u64;
         self.held_bytes += bytes;
         self.tasks.insert(

@@ -443,3 +443,25 @@ fn sampling_keeps_the_configured_share_and_the_same_roots_every_time() {
     }
     assert!(parse_filter("sample=lots").is_err());
 }
+
+#[test]
+fn a_huge_timeout_means_never_not_a_panic() {
+    let mut tail = Tail::new(TailLimits {
+        grace: Duration::MAX,
+        timeout: Duration::MAX,
+        ..limits()
+    });
+    let t0 = Instant::now();
+    let (known, decided) = feed(
+        &mut tail,
+        "r",
+        t0,
+        &[
+            rec(&[], Some(ScopeEvent::Open), "open"),
+            rec(&[], Some(ScopeEvent::Close), "close"),
+        ],
+    );
+    assert!(known.is_empty() && decided.is_empty());
+    assert!(tail.expire(secs(t0, 86_400.0)).is_empty());
+    assert!(tail.next_deadline().is_some());
+}

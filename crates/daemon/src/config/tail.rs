@@ -7,6 +7,8 @@ use serde::Deserialize;
 
 use crate::sinks::units::{parse_duration, parse_size};
 
+const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(366 * 86_400);
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TailConfig {
@@ -45,6 +47,16 @@ impl TailConfig {
             l.max_bytes = parse_size(b).context("routes.tail.max_bytes")?;
             if l.max_bytes == 0 {
                 bail!("routes.tail.max_bytes must be more than 0");
+            }
+        }
+        // Deadlines are `now + timeout`: a century would overflow the clock
+        // on some platforms, and nobody means more than a year.
+        for (what, d) in [("grace", l.grace), ("timeout", l.timeout)] {
+            if d > MAX_WAIT {
+                bail!(
+                    "routes.tail.{what} ({}s) is longer than a year, the longest distlogd holds a task",
+                    d.as_secs()
+                );
             }
         }
         if l.grace > l.timeout {
@@ -108,6 +120,15 @@ mod tests {
                 "longer than routes.tail.timeout",
             ),
             ("{grase: 1s}", "grase"),
+            (
+                "{timeout: 400d}",
+                "routes.tail.timeout (34560000s) is longer than a year",
+            ),
+            (
+                "{timeout: 18446744073709551615s}",
+                "routes.tail.timeout (18446744073709551615s) is longer than a year",
+            ),
+            ("{grace: 53w}", "routes.tail.grace"),
         ] {
             let e = error(&format!(
                 "{SINKS}routes:\n  mode: all\n  tail: {tail}\n{rules}"

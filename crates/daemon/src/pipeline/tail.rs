@@ -137,7 +137,9 @@ impl TailRouter {
             return Offer::Known(false);
         };
         let item = held.map(|h| {
-            let w = h.routed.weight();
+            // The feed's copy counts too: a record routed to a feed sink
+            // now and held for a `task:` rule carries both (up to ~2x).
+            let w = h.routed.weight() + h.routed.feed_weight();
             (h, w)
         });
         let now = Instant::now();
@@ -262,5 +264,38 @@ impl TailCounters {
             "Failures that arrived after their task was decided as not failed",
             ConstCounter::new(n(&self.late_failures)),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use distlog_proto::{decode, Limits, Topic};
+
+    use super::*;
+
+    #[test]
+    fn held_bytes_count_the_feed_copy_of_a_record() {
+        let body = serde_json::json!({
+            "name": "root", "message": "x".repeat(10_000), "levelno": 20,
+            "context": {"key": "0@t"}, "scope_event": "open",
+        })
+        .to_string();
+        let record = decode(
+            Topic::parse(b"PLJ").expect("topic"),
+            body.as_bytes(),
+            &Limits::default(),
+        )
+        .expect("record");
+        let routed = Arc::new(Routed::new(record, None, 1.0));
+        let router = TailRouter::new(TailLimits::default(), Arc::default());
+        let held = Held {
+            routed: routed.clone(),
+            sent: 0,
+        };
+        let mut decided = Vec::new();
+        router.offer(&routed, Some(held), &mut decided);
+        let bytes = router.counters.held_bytes.load(Relaxed);
+        // The body, the message parsed out of it, and the feed's copy.
+        assert!(bytes > 30_000, "held_bytes {bytes}");
     }
 }

@@ -11,10 +11,13 @@
 //!     endpoint: http://localhost:4318
 //! ```
 
+mod backlog;
 mod convert;
+mod http;
 pub mod ids;
 mod request;
 mod send;
+mod split;
 mod values;
 
 use std::collections::BTreeMap;
@@ -28,12 +31,12 @@ use prost::Message as _;
 use serde::Deserialize;
 
 use super::runner::{self, Lost, SinkHandle, SinkStats, Threads, Worker};
-use super::units::parse_duration;
+use super::units::{parse_duration, parse_size};
 use super::{QueueConfig, SinkConfig, WhenFull};
 use crate::pipeline::Routed;
 use convert::Converter;
 use request::Item;
-use send::{OtlpStats, Retry, Sender, Signal};
+use send::{OtlpStats, Retry, SendLimits, Sender, Signal, SignalThread, SHUTDOWN_GRACE};
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,6 +69,11 @@ pub struct OtlpSinkConfig {
     /// counted.
     #[serde(default)]
     pub max_pending: Option<usize>,
+    /// Encoded bytes (of log records, and apart of spans) waiting for the
+    /// receiver (default `64MiB` each); past it new requests are dropped
+    /// and counted.
+    #[serde(default)]
+    pub max_pending_bytes: Option<String>,
     #[serde(default)]
     pub queue: Option<QueueConfig>,
 }
@@ -79,6 +87,10 @@ pub struct BatchConfig {
     /// How long an item may wait for company (default `1s`).
     #[serde(default)]
     pub delay: Option<String>,
+    /// The largest request body (default `4MiB`): a batch is sent early
+    /// rather than grow past it.
+    #[serde(default)]
+    pub max_bytes: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -103,10 +115,23 @@ struct Settings {
     service: String,
     headers: Vec<(String, String)>,
     batch_size: usize,
+    batch_bytes: usize,
     delay: Duration,
     timeout: Duration,
     retry: Retry,
     max_pending: usize,
+    max_pending_bytes: usize,
+}
+
+fn size_or(text: Option<&String>, default: usize, what: &str) -> Result<usize> {
+    let n = match text {
+        Some(t) => parse_size(t).context(what.to_owned())?,
+        None => return Ok(default),
+    };
+    if n == 0 {
+        bail!("{what} must be more than 0");
+    }
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
 }
 
 fn duration_or(text: Option<&String>, default: Duration, what: &str) -> Result<Duration> {
@@ -164,6 +189,11 @@ impl OtlpSinkConfig {
         if batch_size == 0 {
             bail!("batch.size must be at least 1");
         }
+        let batch_bytes = size_or(
+            batch.and_then(|b| b.max_bytes.as_ref()),
+            4 << 20,
+            "batch.max_bytes",
+        )?;
         let delay = duration_or(
             batch.and_then(|b| b.delay.as_ref()),
             Duration::from_secs(1),
@@ -194,6 +224,11 @@ impl OtlpSinkConfig {
         if max_pending == 0 {
             bail!("max_pending must be at least 1");
         }
+        let max_pending_bytes = size_or(
+            self.max_pending_bytes.as_ref(),
+            64 << 20,
+            "max_pending_bytes",
+        )?;
         Ok(Settings {
             logs,
             spans,
@@ -203,10 +238,12 @@ impl OtlpSinkConfig {
                 .unwrap_or_else(|| "distlog".into()),
             headers,
             batch_size,
+            batch_bytes,
             delay,
             timeout: duration_or(self.timeout.as_ref(), Duration::from_secs(10), "timeout")?,
             retry,
             max_pending,
+            max_pending_bytes,
         })
     }
 }
@@ -216,33 +253,50 @@ struct OtlpWorker {
     converter: Converter,
     logs: Vec<Item<LogRecord>>,
     spans: Vec<Item<Span>>,
+    /// About the encoded size of `logs` and of `spans`.
+    logs_bytes: usize,
+    spans_bytes: usize,
     /// When the oldest buffered item came in.
     since: Option<Instant>,
-    /// One per signal, indexed by `Signal`: a receiver that takes traces
-    /// but fails on logs (or the other way) holds up only that signal.
-    senders: [Sender; 2],
+    /// One per signal, indexed by `Signal`, each with its own backlog and
+    /// thread: a receiver that takes traces but fails (or hangs) on logs,
+    /// or the other way, holds up only that signal.
+    senders: [SignalThread; 2],
+}
+
+/// About what an item adds to a request: itself, its field's tag and
+/// length, and (counted for every item, so a little over) its resource
+/// and scope.
+fn weight<T: prost::Message>(item: &Item<T>) -> usize {
+    item.value.encoded_len() + item.logger.len() + item.origin.host.len() + 96
 }
 
 impl OtlpWorker {
     fn flush_logs(&mut self) {
         let items = std::mem::take(&mut self.logs);
+        self.logs_bytes = 0;
         let n = items.len();
         if n > 0 {
             let body = request::logs_request(&self.settings.service, items).encode_to_vec();
-            self.senders[Signal::Logs as usize].push(Signal::Logs, body, n);
+            self.senders[Signal::Logs as usize]
+                .common
+                .push(Signal::Logs, body, n);
         }
     }
 
     fn flush_spans(&mut self) {
         let items = std::mem::take(&mut self.spans);
+        self.spans_bytes = 0;
         let n = items.len();
         if n > 0 {
             let body = request::traces_request(&self.settings.service, items).encode_to_vec();
-            self.senders[Signal::Traces as usize].push(Signal::Traces, body, n);
+            self.senders[Signal::Traces as usize]
+                .common
+                .push(Signal::Traces, body, n);
         }
     }
 
-    /// Flushes what has waited `batch.delay`, then sends what is due.
+    /// Flushes what has waited `batch.delay`.
     fn due(&mut self) {
         if self
             .since
@@ -252,32 +306,40 @@ impl OtlpWorker {
             self.flush_spans();
             self.since = None;
         }
-        for s in &mut self.senders {
-            s.pump(false);
-        }
     }
 }
 
 impl Worker for OtlpWorker {
     fn attach(&mut self, stats: &Arc<SinkStats>) {
-        for s in &mut self.senders {
-            s.sink_stats = stats.clone();
+        for s in &self.senders {
+            let _ = s.common.sink_stats.set(stats.clone());
         }
     }
 
     fn write(&mut self, batch: &[Arc<Routed>]) -> Result<(), Lost> {
         let (logs, spans) = (self.settings.logs, self.settings.spans);
+        let (size, bytes) = (self.settings.batch_size, self.settings.batch_bytes);
         for r in batch {
             let (log, span) = self.converter.convert(r, logs, spans);
             if let Some(l) = log {
+                let w = weight(&l);
+                if !self.logs.is_empty() && self.logs_bytes + w > bytes {
+                    self.flush_logs();
+                }
+                self.logs_bytes += w;
                 self.logs.push(l);
-                if self.logs.len() >= self.settings.batch_size {
+                if self.logs.len() >= size || self.logs_bytes >= bytes {
                     self.flush_logs();
                 }
             }
             if let Some(s) = span {
+                let w = weight(&s);
+                if !self.spans.is_empty() && self.spans_bytes + w > bytes {
+                    self.flush_spans();
+                }
+                self.spans_bytes += w;
                 self.spans.push(s);
-                if self.spans.len() >= self.settings.batch_size {
+                if self.spans.len() >= size || self.spans_bytes >= bytes {
                     self.flush_spans();
                 }
             }
@@ -296,10 +358,49 @@ impl Worker for OtlpWorker {
     fn finish(&mut self) {
         self.flush_logs();
         self.flush_spans();
+        // Both signals at once, so a stop waits for the receiver at most
+        // about this long, not once per signal.
+        let deadline = Instant::now() + self.settings.timeout.min(SHUTDOWN_GRACE);
+        for s in &self.senders {
+            s.close(deadline);
+        }
         for s in &mut self.senders {
-            s.pump(true);
+            s.join(deadline);
         }
     }
+}
+
+/// The worker with its two sender threads running.
+fn worker(name: &str, c: &OtlpSinkConfig, stats: &Arc<OtlpStats>) -> Result<OtlpWorker> {
+    let s = c.settings()?;
+    let limits = SendLimits {
+        timeout: s.timeout,
+        max_pending: s.max_pending,
+        max_pending_bytes: s.max_pending_bytes,
+    };
+    let thread = |signal: Signal| -> Result<SignalThread> {
+        Sender::new(
+            name,
+            &c.endpoint,
+            s.headers.clone(),
+            &limits,
+            s.retry.clone(),
+            stats.clone(),
+        )
+        .spawn(signal)
+        .with_context(|| format!("starting the otlp sink {name}'s {signal:?} thread"))
+    };
+    let senders = [thread(Signal::Logs)?, thread(Signal::Traces)?];
+    Ok(OtlpWorker {
+        settings: s,
+        converter: Converter::default(),
+        logs: Vec::new(),
+        spans: Vec::new(),
+        logs_bytes: 0,
+        spans_bytes: 0,
+        since: None,
+        senders,
+    })
 }
 
 pub fn start(
@@ -308,29 +409,8 @@ pub fn start(
     c: &OtlpSinkConfig,
     threads: &Threads,
 ) -> Result<Arc<SinkHandle>> {
-    let s = c.settings()?;
     let stats = Arc::<OtlpStats>::default();
-    let sender = || {
-        let mut sender = Sender::new(
-            name,
-            &c.endpoint,
-            s.headers.clone(),
-            s.timeout,
-            s.max_pending,
-            s.retry.clone(),
-        );
-        sender.stats = stats.clone();
-        sender
-    };
-    let senders = [sender(), sender()];
-    let worker = OtlpWorker {
-        settings: s,
-        converter: Converter::default(),
-        logs: Vec::new(),
-        spans: Vec::new(),
-        since: None,
-        senders,
-    };
+    let worker = worker(name, c, &stats)?;
     let handle = runner::spawn(
         name,
         config,

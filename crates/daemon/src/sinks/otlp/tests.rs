@@ -217,53 +217,104 @@ fn settings_are_checked() {
 /// A receiver answering each request with the next status of `script`
 /// (then 200), and handing each request's path and body to the test.
 fn receiver(script: Vec<u16>) -> (String, mpsc::Receiver<(String, Vec<u8>)>) {
+    let script = std::sync::Mutex::new(script.into_iter());
+    receiver_by(move |_, _| script.lock().ok().and_then(|mut s| s.next()).unwrap_or(200))
+}
+
+/// A receiver answering with `answer(path)`, each connection on its own
+/// thread; status 0 reads the request and never answers.
+fn receiver_by(
+    answer: impl Fn(&str, usize) -> u16 + Send + Sync + 'static,
+) -> (String, mpsc::Receiver<(String, Vec<u8>)>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let (tx, rx) = mpsc::channel();
+    let answer = Arc::new(answer);
     std::thread::spawn(move || {
-        let mut script = script.into_iter();
         for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { return };
-            let mut reader = BufReader::new(conn.try_clone().expect("clone"));
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                let path = line.split(' ').nth(1).unwrap_or("").to_owned();
-                let mut length = 0;
-                loop {
-                    let mut h = String::new();
-                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                        break;
-                    }
-                    if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; length];
-                if reader.read_exact(&mut body).is_err() {
-                    break;
-                }
-                let status = script.next().unwrap_or(200);
-                let _ = tx.send((path, body));
-                let answer = format!("HTTP/1.1 {status} X\r\ncontent-length: 4\r\n\r\nnope");
-                if conn.write_all(answer.as_bytes()).is_err() {
-                    break;
-                }
-            }
+            let Ok(conn) = conn else { return };
+            let (tx, answer) = (tx.clone(), answer.clone());
+            std::thread::spawn(move || serve(conn, &tx, &*answer));
         }
     });
     (url, rx)
 }
 
-fn sender(url: &str) -> Sender {
-    let retry = Retry {
+fn serve(
+    mut conn: std::net::TcpStream,
+    tx: &mpsc::Sender<(String, Vec<u8>)>,
+    answer: &dyn Fn(&str, usize) -> u16,
+) {
+    let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let path = line.split(' ').nth(1).unwrap_or("").to_owned();
+        let mut length = 0;
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                break;
+            }
+            if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let status = answer(&path, body.len());
+        let _ = tx.send((path, body));
+        if status == 0 {
+            continue;
+        }
+        let answer = format!(
+            "HTTP/1.1 {status} X\r\nlocation: http://127.0.0.1:1/v1/logs\r\ncontent-length: 4\r\n\r\nnope"
+        );
+        if conn.write_all(answer.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+fn limits(timeout: Duration, max_pending: usize, max_pending_bytes: usize) -> SendLimits {
+    SendLimits {
+        timeout,
+        max_pending,
+        max_pending_bytes,
+    }
+}
+
+fn quick_retry() -> Retry {
+    Retry {
         initial: Duration::from_millis(1),
         max: Duration::from_millis(1),
         give_up_after: Duration::from_secs(3600),
-    };
-    Sender::new("otel", url, Vec::new(), Duration::from_secs(5), 100, retry)
+    }
+}
+
+fn sender_with(url: &str, limits: &SendLimits) -> Sender {
+    let s = Sender::new(
+        "otel",
+        url,
+        Vec::new(),
+        limits,
+        quick_retry(),
+        Arc::default(),
+    );
+    let _ = s.common.sink_stats.set(Arc::default());
+    s
+}
+
+fn sender(url: &str) -> Sender {
+    sender_with(url, &limits(Duration::from_secs(5), 100, 1 << 20))
+}
+
+fn dropped(s: &Sender) -> u64 {
+    s.common.sink().dropped.load(Relaxed)
 }
 
 fn wait_a_little() {
@@ -274,36 +325,51 @@ fn wait_a_little() {
 fn a_5xx_is_retried_until_the_receiver_takes_it() {
     let (url, rx) = receiver(vec![503, 500]);
     let mut s = sender(&url);
-    s.push(Signal::Logs, b"first".to_vec(), 3);
-    s.push(Signal::Traces, b"second".to_vec(), 2);
-    s.pump(false);
-    assert_eq!(s.stats.failed_attempts.load(Relaxed), 1);
-    assert_eq!(s.stats.pending.json(), json!({"logs": 3, "spans": 2}));
+    s.common.push(Signal::Logs, b"first".to_vec(), 3);
+    s.common.push(Signal::Traces, b"second".to_vec(), 2);
+    s.pump(None);
+    assert_eq!(s.common.stats.failed_attempts.load(Relaxed), 1);
+    assert_eq!(
+        s.common.stats.pending.json(),
+        json!({"logs": 3, "spans": 2})
+    );
     wait_a_little();
-    s.pump(false);
+    s.pump(None);
     wait_a_little();
-    s.pump(false);
+    s.pump(None);
     let seen: Vec<(String, Vec<u8>)> = rx.try_iter().collect();
     let paths: Vec<&str> = seen.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(paths, ["/v1/logs", "/v1/logs", "/v1/logs", "/v1/traces"]);
     assert_eq!(seen[2].1, b"first");
-    assert_eq!(s.stats.exported.json(), json!({"logs": 3, "spans": 2}));
-    assert_eq!(s.stats.pending.json(), json!({"logs": 0, "spans": 0}));
-    assert_eq!(s.sink_stats.dropped.load(Relaxed), 0);
+    assert_eq!(
+        s.common.stats.exported.json(),
+        json!({"logs": 3, "spans": 2})
+    );
+    assert_eq!(
+        s.common.stats.pending.json(),
+        json!({"logs": 0, "spans": 0})
+    );
+    assert_eq!(dropped(&s), 0);
 }
 
 #[test]
 fn a_4xx_is_dropped_and_counted_not_retried() {
     let (url, rx) = receiver(vec![400]);
     let mut s = sender(&url);
-    s.push(Signal::Logs, b"bad".to_vec(), 4);
-    s.push(Signal::Logs, b"good".to_vec(), 1);
-    s.pump(false);
+    s.common.push(Signal::Logs, b"bad".to_vec(), 4);
+    s.common.push(Signal::Logs, b"good".to_vec(), 1);
+    s.pump(None);
     assert_eq!(rx.try_iter().count(), 2, "the next request went at once");
-    assert_eq!(s.stats.rejected.json(), json!({"logs": 4, "spans": 0}));
-    assert_eq!(s.stats.exported.json(), json!({"logs": 1, "spans": 0}));
-    assert_eq!(s.stats.failed_attempts.load(Relaxed), 0);
-    assert_eq!(s.sink_stats.dropped.load(Relaxed), 4);
+    assert_eq!(
+        s.common.stats.rejected.json(),
+        json!({"logs": 4, "spans": 0})
+    );
+    assert_eq!(
+        s.common.stats.exported.json(),
+        json!({"logs": 1, "spans": 0})
+    );
+    assert_eq!(s.common.stats.failed_attempts.load(Relaxed), 0);
+    assert_eq!(dropped(&s), 4);
 }
 
 #[test]
@@ -314,12 +380,185 @@ fn a_full_backlog_drops_new_requests_and_shutdown_does_not_wait() {
         format!("http://{}", l.local_addr().expect("addr"))
     };
     let mut s = sender(&url);
-    s.push(Signal::Logs, b"a".to_vec(), 60);
-    s.push(Signal::Logs, b"b".to_vec(), 60);
-    assert_eq!(s.stats.lost.json(), json!({"logs": 60, "spans": 0}));
-    s.pump(false);
-    assert_eq!(s.stats.pending.json(), json!({"logs": 60, "spans": 0}));
-    s.pump(true);
-    assert_eq!(s.stats.lost.json(), json!({"logs": 120, "spans": 0}));
-    assert_eq!(s.sink_stats.dropped.load(Relaxed), 120);
+    s.common.push(Signal::Logs, b"a".to_vec(), 60);
+    s.common.push(Signal::Logs, b"b".to_vec(), 60);
+    assert_eq!(s.common.stats.lost.json(), json!({"logs": 60, "spans": 0}));
+    s.pump(None);
+    assert_eq!(
+        s.common.stats.pending.json(),
+        json!({"logs": 60, "spans": 0})
+    );
+    s.pump(Some(Instant::now() + Duration::from_secs(5)));
+    assert_eq!(s.common.stats.lost.json(), json!({"logs": 120, "spans": 0}));
+    assert_eq!(dropped(&s), 120);
+}
+
+#[test]
+fn the_backlog_is_bounded_by_bytes_too() {
+    let url = {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("http://{}", l.local_addr().expect("addr"))
+    };
+    let s = sender_with(&url, &limits(Duration::from_secs(5), 1000, 100));
+    s.common.push(Signal::Logs, vec![b'a'; 60], 1);
+    s.common.push(Signal::Logs, vec![b'b'; 60], 1);
+    s.common.push(Signal::Traces, vec![b'c'; 30], 1);
+    assert_eq!(s.common.stats.lost.json(), json!({"logs": 1, "spans": 0}));
+    assert_eq!(
+        s.common.stats.pending.json(),
+        json!({"logs": 1, "spans": 1})
+    );
+    assert_eq!(dropped(&s), 1);
+}
+
+fn encoded_tutorial_logs() -> Vec<u8> {
+    convert_all(&tutorial()).0.encode_to_vec()
+}
+
+fn messages(body: &[u8]) -> Vec<String> {
+    let r = ExportLogsServiceRequest::decode(body).expect("a logs request");
+    r.resource_logs
+        .iter()
+        .flat_map(|r| &r.scope_logs)
+        .flat_map(|s| &s.log_records)
+        .map(|l| match l.body.as_ref().and_then(|b| b.value.clone()) {
+            Some(any_value::Value::StringValue(s)) => s,
+            _ => String::new(),
+        })
+        .collect()
+}
+
+#[test]
+fn a_413_halves_the_request_until_each_part_fits() {
+    let full = encoded_tutorial_logs();
+    // Takes anything smaller than the whole.
+    let limit = full.len() - 1;
+    let (url, rx) = receiver_by(move |_, n| if n > limit { 413 } else { 200 });
+    let mut s = sender(&url);
+    s.common.push(Signal::Logs, full.clone(), 7);
+    s.pump(None);
+    let seen: Vec<Vec<u8>> = rx.try_iter().map(|(_, b)| b).collect();
+    assert_eq!(seen.len(), 3, "the whole, then two halves");
+    assert_eq!(messages(&seen[1]).len(), 3);
+    let taken: Vec<String> = seen
+        .iter()
+        .filter(|b| b.len() <= limit)
+        .flat_map(|b| messages(b))
+        .collect();
+    assert_eq!(taken, messages(&full), "every record once, in order");
+    assert_eq!(
+        s.common.stats.exported.json(),
+        json!({"logs": 7, "spans": 0})
+    );
+    assert_eq!(
+        s.common.stats.rejected.json(),
+        json!({"logs": 0, "spans": 0})
+    );
+    assert_eq!(
+        s.common.stats.pending.json(),
+        json!({"logs": 0, "spans": 0})
+    );
+    assert_eq!(dropped(&s), 0);
+}
+
+#[test]
+fn a_single_item_too_large_is_dropped_and_counted() {
+    let (url, rx) = receiver(vec![413]);
+    let mut s = sender(&url);
+    let (logs, _) = convert_all(&tutorial()[..1]);
+    s.common.push(Signal::Logs, logs.encode_to_vec(), 1);
+    s.common.push(Signal::Logs, b"next".to_vec(), 1);
+    s.pump(None);
+    assert_eq!(rx.try_iter().count(), 2);
+    assert_eq!(
+        s.common.stats.rejected.json(),
+        json!({"logs": 1, "spans": 0})
+    );
+    assert_eq!(
+        s.common.stats.exported.json(),
+        json!({"logs": 1, "spans": 0})
+    );
+    assert_eq!(dropped(&s), 1);
+}
+
+#[test]
+fn a_redirect_is_refused_not_followed() {
+    // The answer's location is a port nobody listens on: following it
+    // would fail to connect and be retried.
+    let (url, rx) = receiver(vec![307]);
+    let mut s = sender(&url);
+    s.common.push(Signal::Traces, b"spans".to_vec(), 2);
+    s.pump(None);
+    assert_eq!(rx.try_iter().count(), 1);
+    assert_eq!(
+        s.common.stats.rejected.json(),
+        json!({"logs": 0, "spans": 2})
+    );
+    assert_eq!(s.common.stats.failed_attempts.load(Relaxed), 0);
+    assert_eq!(
+        s.common.stats.pending.json(),
+        json!({"logs": 0, "spans": 0})
+    );
+}
+
+fn otlp_worker(yaml: &str) -> (OtlpWorker, Arc<OtlpStats>) {
+    let c = config(yaml).expect("config");
+    let stats = Arc::<OtlpStats>::default();
+    let mut w = worker("otel", &c, &stats).expect("worker");
+    w.attach(&Arc::default());
+    (w, stats)
+}
+
+#[test]
+fn a_receiver_that_never_answers_holds_neither_the_other_signal_nor_the_stop() {
+    let (url, rx) = receiver_by(|path, _| if path == "/v1/logs" { 0 } else { 200 });
+    let (mut w, stats) = otlp_worker(&format!(
+        "endpoint: {url}\ntimeout: 10m\nbatch: {{size: 1}}\n"
+    ));
+    let records: Vec<Arc<Routed>> = tutorial().into_iter().map(Arc::new).collect();
+    assert!(w.write(&records).is_ok());
+    // Both spans go while the first log request hangs.
+    while stats.exported.get(Signal::Traces) < 2 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(stats.exported.get(Signal::Logs), 0);
+    assert!(rx.iter().any(|(p, _)| p == "/v1/logs"));
+    let started = Instant::now();
+    w.finish();
+    let took = started.elapsed();
+    // The stop waits SHUTDOWN_GRACE, not the 10 minute timeout.
+    assert!(took < SHUTDOWN_GRACE * 5, "finish took {took:?}");
+    // The request on its way still waits for its answer (up to its 10
+    // minutes) on the thread left behind, which then drops it and the six
+    // behind it; the stop did not wait for that.
+    assert_eq!(stats.lost.json(), json!({"logs": 0, "spans": 0}));
+    assert_eq!(stats.pending.json(), json!({"logs": 7, "spans": 0}));
+}
+
+#[test]
+fn a_batch_is_sent_early_at_batch_max_bytes() {
+    let (url, rx) = receiver(vec![]);
+    let (mut w, stats) = otlp_worker(&format!(
+        "endpoint: {url}\nspans: false\nbatch: {{size: 512, delay: 1h, max_bytes: 4KiB}}\n"
+    ));
+    let big = "x".repeat(1000);
+    let records: Vec<Arc<Routed>> = (0..20)
+        .map(|i| Arc::new(rec(&big, None, 1_700_000_000.0 + f64::from(i), json!({}))))
+        .collect();
+    assert!(w.write(&records).is_ok());
+    w.finish();
+    let bodies: Vec<Vec<u8>> = rx.try_iter().map(|(_, b)| b).collect();
+    assert!(bodies.len() >= 5, "{} requests", bodies.len());
+    for b in &bodies {
+        assert!(b.len() <= 4096, "a request of {} bytes", b.len());
+    }
+    assert_eq!(stats.exported.get(Signal::Logs), 20);
+}
+
+#[test]
+fn sizes_are_checked() {
+    let e = |y: &str| format!("{:#}", config(y).expect_err("an error"));
+    assert!(e("endpoint: http://h:1\nmax_pending_bytes: 0\n").contains("max_pending_bytes"));
+    assert!(e("endpoint: http://h:1\nbatch: {max_bytes: lots}\n").contains("batch.max_bytes"));
+    assert!(config("endpoint: http://h:1\nmax_pending_bytes: 1GiB\n").is_ok());
 }
