@@ -420,4 +420,22 @@ mod tests {
             .expect_err("nothing to do");
         assert!(format!("{e:#}").contains("no sinks configured"), "{e:#}");
     }
+
+    #[test]
+    fn peer_flags_make_a_file_without_sinks_a_front() {
+        let dir = std::env::temp_dir().join(format!("distlog-fedfix-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temp dir");
+        let file = dir.join("front.yml");
+        std::fs::write(&file, "http: 127.0.0.1:5080\n").expect("written");
+        let store = dir.join("store");
+        let plan =
+            crate::config::resolve_with_peers(Some(&file), &store, &["http://a:5080".to_owned()])
+                .expect("a front by its flags");
+        assert!(plan.sinks.is_empty());
+        assert_eq!(plan.peers.as_deref().map(<[String]>::len), Some(1));
+        let e = crate::config::resolve_with_peers(Some(&file), &store, &[])
+            .expect_err("no sinks, no peers");
+        assert!(format!("{e:#}").contains("no sinks configured"), "{e:#}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
