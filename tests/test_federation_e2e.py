@@ -575,6 +575,9 @@ def test_feed_subscribers_past_the_limit_get_503(fleet: Fleet) -> None:
         assert refused.status == 503
         assert "at most 32" in json.load(refused)["error"]
         assert get(fleet.front, "/api/stats")["federation"]["busy"] == 1
+        assert "1 refused as busy" in fleet.front.cli("stats").stdout
+        metrics = urllib.request.urlopen(fleet.front.server + "/metrics", timeout=PATIENCE).read().decode()
+        assert "distlog_federation_busy_total 1" in metrics
     finally:
         for c in held:
             c.close()
