@@ -1,9 +1,10 @@
 //! Queries across collectors (docs/federation.md): a distlogd given peers
 //! (`peers:` in the configuration, `--peer URL`) answers the query API with
 //! the union of its own store and its peers' stores, and merges their live
-//! feeds. Every source, this daemon's own store included, is asked over
-//! HTTP with [`FANOUT_HEADER`] set, so a peer answers from its own store
-//! only and a loop in the peers' configurations cannot recurse.
+//! feeds. Every source is asked with [`FANOUT_HEADER`] set (peers over
+//! HTTP, this daemon's own store through its own routes in process), so a
+//! peer answers from its own store only and a loop in the peers'
+//! configurations cannot recurse.
 //!
 //! ```text
 //! distlogd --store ./a --http 127.0.0.1:5081 --listen tcp://*:5010
@@ -15,6 +16,7 @@
 mod deep;
 mod feed;
 mod ids;
+mod local;
 mod query;
 mod raw;
 mod source;
@@ -58,6 +60,9 @@ pub struct Federation {
     busy: AtomicU64,
     calls: Arc<tokio::sync::Semaphore>,
     feeds: Arc<tokio::sync::Semaphore>,
+    /// This daemon's own routes (without this layer), to ask its store in
+    /// process; until set, it is asked over loopback.
+    local: std::sync::OnceLock<axum::Router>,
     shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
@@ -91,8 +96,7 @@ impl Source {
 /// Source calls (one blocking thread each, held up to the timeout) all
 /// fanned-out queries may have in flight: a request takes one per source
 /// it asks, and past this it is refused with 503. Well under tokio's 512
-/// blocking threads, so the front's own store calls (asked over loopback)
-/// always find a thread.
+/// blocking threads, so the store's own work always finds a thread.
 pub const MAX_SOURCE_CALLS: usize = 256;
 /// Live feed subscribers a front serves at once (each holds a thread and
 /// an upstream feed per source); past it, 503.
@@ -172,8 +176,14 @@ impl Federation {
             busy: AtomicU64::new(0),
             calls: Arc::new(tokio::sync::Semaphore::new(MAX_SOURCE_CALLS)),
             feeds: Arc::new(tokio::sync::Semaphore::new(MAX_FEEDS)),
+            local: std::sync::OnceLock::new(),
             shutdown,
         }
+    }
+
+    /// This daemon's own routes, for asking its store in process.
+    pub fn set_local(&self, routes: axum::Router) {
+        let _ = self.local.set(routes);
     }
 
     /// The `federation` part of `/api/stats`.

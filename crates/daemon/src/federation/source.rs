@@ -87,16 +87,23 @@ impl Federation {
             let fed = self.clone();
             let budget = budget.clone();
             async move {
-                let call = tokio::task::spawn_blocking({
-                    let fed = fed.clone();
-                    move || fed.get(source, &pq, raw, &budget)
-                });
                 // ureq bounds the call already; this guards the guard.
                 let limit = fed.timeout + std::time::Duration::from_secs(1);
-                let outcome = match tokio::time::timeout(limit, call).await {
-                    Ok(Ok(o)) => o,
-                    Ok(Err(e)) => Outcome::Failed("error", e.to_string()),
-                    Err(_) => Outcome::Failed("timeout", "no answer in time".into()),
+                let outcome = if source == 0 && fed.has_local() {
+                    match tokio::time::timeout(limit, fed.get_local(&pq, raw, &budget)).await {
+                        Ok(o) => o,
+                        Err(_) => Outcome::Failed("timeout", "no answer in time".into()),
+                    }
+                } else {
+                    let call = tokio::task::spawn_blocking({
+                        let fed = fed.clone();
+                        move || fed.get(source, &pq, raw, &budget)
+                    });
+                    match tokio::time::timeout(limit, call).await {
+                        Ok(Ok(o)) => o,
+                        Ok(Err(e)) => Outcome::Failed("error", e.to_string()),
+                        Err(_) => Outcome::Failed("timeout", "no answer in time".into()),
+                    }
                 };
                 fed.count(source, &outcome);
                 Reply { source, outcome }
@@ -252,21 +259,27 @@ fn read_within(reader: &mut impl std::io::Read, budget: &AtomicU64) -> Result<Ve
         if (bytes.len() + n) as u64 > MAX_ANSWER {
             return Err(too_big_answer());
         }
-        let took = budget.fetch_update(Relaxed, Relaxed, |left| left.checked_sub(n as u64));
-        if took.is_err() {
-            return Err(Outcome::Failed(
-                "too_big",
-                format!(
-                    "the sources' answers together passed {} MiB; this one was cut off",
-                    MAX_REQUEST >> 20
-                ),
-            ));
-        }
+        take(budget, n)?;
         bytes.extend_from_slice(&chunk[..n]);
     }
 }
 
-fn too_big_answer() -> Outcome {
+/// Takes `n` bytes from a request's budget; `too_big` when it is spent.
+pub(crate) fn take(budget: &AtomicU64, n: usize) -> Result<(), Outcome> {
+    let took = budget.fetch_update(Relaxed, Relaxed, |left| left.checked_sub(n as u64));
+    if took.is_err() {
+        return Err(Outcome::Failed(
+            "too_big",
+            format!(
+                "the sources' answers together passed {} MiB; this one was cut off",
+                MAX_REQUEST >> 20
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn too_big_answer() -> Outcome {
     Outcome::Failed(
         "too_big",
         format!("the answer passed {} MiB", MAX_ANSWER >> 20),
