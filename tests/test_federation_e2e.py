@@ -421,3 +421,163 @@ def test_the_live_feed_goes_on_without_a_dead_peer(fleet: Fleet) -> None:
     assert not t.is_alive(), seen
     peers = get(fleet.front, "/api/stats")["federation"]["peers"]
     assert next(p for p in peers if p["peer"] == fleet.b.server)["failed"] >= 1
+
+
+# Review fixes (fix-fed): deep tasks, limits, cursors, redirects, offsets.
+
+# A task nested DEPTH scopes deep: past serde_json's default nesting limit
+# of 128 once a tree's node, entries and record levels are counted. With a
+# third endpoint, the deepest scope's records and every close go there.
+DEEP = """
+import logging, sys
+from contextlib import ExitStack
+import distlog
+
+depth, first = int(sys.argv[1]), sys.argv[2]
+second = sys.argv[3] if len(sys.argv) > 3 else None
+logger = logging.getLogger()
+logger.setLevel(logging.INFO)
+h = distlog.ZmqHandler(first)
+h.setFormatter(distlog.JSONFormatter())
+logger.addHandler(h)
+with ExitStack() as stack:
+    stack.enter_context(distlog.task('deep job'))
+    for level in range(depth):
+        stack.enter_context(distlog.to('level %d' % level))
+    if second:
+        logger.removeHandler(h)
+        h.close()
+        h = distlog.ZmqHandler(second)
+        h.setFormatter(distlog.JSONFormatter())
+        logger.addHandler(h)
+    logger.info('at the bottom')
+h.close()
+"""
+DEPTH = 70
+
+
+def levels(skeleton_scope: Any) -> int:
+    n = 0
+    node = skeleton_scope
+    while node["children"]:
+        node = node["children"][0]
+        n += 1
+    return n
+
+
+def test_a_task_deeper_than_64_levels_reads_through_a_front(tmp_path: Path) -> None:
+    a = Daemon(tmp_path / "a")
+    b = Daemon(tmp_path / "b")
+    front = Daemon(tmp_path / "front", "--config", str(front_config(tmp_path, a, b)))
+    try:
+        run_python(tmp_path, "deep.py", DEEP, str(DEPTH), a.intake)
+        # Opens on a, the bottom record and every close on b: merged.
+        run_python(tmp_path, "split.py", DEEP, str(DEPTH), a.intake, b.intake)
+        # The task's and each level's open and close, and the bottom record.
+        per_task = 2 * (DEPTH + 1) + 1
+        a.wait_stored(per_task + DEPTH + 1)
+        b.wait_stored(per_task - (DEPTH + 1))
+        roots = [t["root"] for t in get(a, "/api/tasks")["tasks"]]
+        assert len(roots) == 2
+        whole, split = roots[1], roots[0]
+        # One source holds it: passed through.
+        skel = get(front, f"/api/skeleton/{whole}")
+        assert skel["partial"] is False
+        assert levels(skel["scope"]) == DEPTH
+        assert without(skel, "partial", "peers") == get(a, f"/api/skeleton/{whole}")
+        tree = get(front, f"/api/tree/{whole}")
+        assert tree["partial"] is False and tree["records"] == per_task
+        # Split across two: parsed and merged.
+        skel = get(front, f"/api/skeleton/{split}")
+        assert skel["partial"] is False
+        assert levels(skel["scope"]) == DEPTH
+        assert skel["scope"]["status"] == "succeeded"
+        tree = get(front, f"/api/tree/{split}")
+        assert tree["records"] == per_task
+        assert tree["scope"]["status"] == "succeeded"
+    finally:
+        front.stop()
+        a.stop()
+        b.stop()
+
+
+def test_a_task_offset_past_the_max_is_refused(fleet: Fleet) -> None:
+    code, body = get_error(fleet.front, "/api/tasks?offset=18446744073709551615")
+    assert code == 400
+    assert "up to offset 10000" in body["error"]
+    assert get(fleet.front, "/api/tasks?offset=10000")["tasks"] == []
+
+
+def test_a_cursor_record_not_found_marks_the_page_partial(fleet: Fleet) -> None:
+    # Source 1 (collector a), a record id it does not have: the other
+    # collectors cannot be asked where to go on from, and the page says so.
+    missing = 999_999 * 64 + 1
+    page = get(fleet.front, f"/api/records?before={missing}")
+    assert page["partial"] is True
+    states = {p["peer"]: p for p in page["peers"]}
+    assert states[fleet.a.server]["state"] == "ok"
+    for other in ("local", fleet.b.server):
+        assert states[other]["state"] == "error"
+        assert "cursor" in states[other]["error"]
+
+
+def redirecting_server(to: str) -> tuple[Any, str]:
+    """A peer that answers every GET with a redirect to `to`."""
+    import http.server
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", to + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def test_a_peers_redirect_is_not_followed(fleet: Fleet) -> None:
+    server, url = redirecting_server(fleet.a.server)
+    front = Daemon(fleet.tmp / "front2", "--peer", fleet.b.server, "--peer", url)
+    try:
+        answer = get(front, "/api/tasks")
+        assert answer["partial"] is True
+        assert [p["state"] for p in answer["peers"]] == ["ok", "ok", "error"]
+        assert "redirect" in answer["peers"][2]["error"]
+        # Only b's tasks (its part of the split job has no message): a's
+        # were not fetched through the redirect.
+        assert [t["message"] for t in answer["tasks"]] == [None, "job on b"]
+    finally:
+        front.stop()
+        server.shutdown()
+
+
+def test_feed_subscribers_past_the_limit_get_503(fleet: Fleet) -> None:
+    import http.client
+
+    host, port = fleet.front.server.removeprefix("http://").split(":")
+    held = []
+    try:
+        for _ in range(32):
+            c = http.client.HTTPConnection(host, int(port), timeout=PATIENCE)
+            c.request("GET", "/api/feed")
+            assert c.getresponse().status == 200
+            held.append(c)
+        # Only the status and headers are read: a feed let in never ends.
+        extra = http.client.HTTPConnection(host, int(port), timeout=PATIENCE)
+        held.append(extra)
+        extra.request("GET", "/api/feed")
+        refused = extra.getresponse()
+        assert refused.status == 503
+        assert "at most 32" in json.load(refused)["error"]
+        assert get(fleet.front, "/api/stats")["federation"]["busy"] == 1
+        assert "1 refused as busy" in fleet.front.cli("stats").stdout
+        metrics = urllib.request.urlopen(fleet.front.server + "/metrics", timeout=PATIENCE).read().decode()
+        assert "distlog_federation_busy_total 1" in metrics
+    finally:
+        for c in held:
+            c.close()

@@ -518,20 +518,22 @@ fn stats(out: &mut impl Write, s: &Value) -> Result<()> {
     if let Some(peers) = fed["peers"].as_array() {
         writeln!(
             out,
-            "peers       {} (timeout {}), {} answers across them, {} partial",
+            "peers       {} (timeout {}), {} answers across them, {} partial, {} refused as busy",
             peers.len(),
             timefmt::duration(fed["timeout_seconds"].as_f64().unwrap_or(0.0)),
             n(&fed["fanned_out"]),
             n(&fed["partial"]),
+            n(&fed["busy"]),
         )?;
         for p in peers {
             writeln!(
                 out,
-                "  {} {} asked, {} failed ({} timed out), {} looped back",
+                "  {} {} asked, {} failed ({} timed out, {} too big), {} looped back",
                 p["peer"].as_str().unwrap_or("?"),
                 n(&p["asked"]),
                 n(&p["failed"]),
                 n(&p["timed_out"]),
+                n(&p["too_big"]),
                 n(&p["looped"]),
             )?;
         }

@@ -93,6 +93,9 @@ impl Api {
             .with_state(self);
         // Inside the compression: a front's merged answers are compressed
         // like a collector's own.
+        if let Some(f) = &federation {
+            f.set_local(routes.clone());
+        }
         let routes = match federation {
             Some(f) => routes.layer(axum::middleware::from_fn_with_state(
                 f,

@@ -168,7 +168,7 @@ fn main() {
 }
 
 fn check_config(path: &PathBuf, args: &Args) -> Result<()> {
-    let plan = config::resolve(Some(path), &args.store)?;
+    let plan = config::resolve_with_peers(Some(path), &args.store, &args.peers)?;
     println!(
         "{}: OK: {} sinks ({}), {}{} rules, {} default route",
         path.display(),
@@ -202,7 +202,7 @@ fn run(args: Args) -> Result<()> {
         max_body: args.max_body,
         ..Limits::default()
     };
-    let mut plan = config::resolve(args.config.as_ref(), &args.store)?;
+    let mut plan = config::resolve_with_peers(args.config.as_ref(), &args.store, &args.peers)?;
     let listen = match (&args.listen[..], plan.listen.take()) {
         ([], Some(from_file)) if !from_file.is_empty() => from_file,
         ([], _) => vec!["tcp://*:5010".to_owned()],

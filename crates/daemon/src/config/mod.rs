@@ -286,5 +286,19 @@ pub fn resolve(path: Option<&PathBuf>, store: &Path) -> Result<Plan> {
     }
 }
 
+/// As [`resolve`], with the `--peer` flags: they replace the file's
+/// `peers`, so a file without sinks is a valid pure front with them.
+pub fn resolve_with_peers(path: Option<&PathBuf>, store: &Path, peers: &[String]) -> Result<Plan> {
+    match path {
+        Some(p) if !peers.is_empty() => {
+            let mut file = ConfigFile::read(p)?;
+            file.peers = Some(peers.to_vec());
+            file.compile(store)
+                .with_context(|| format!("in {}", p.display()))
+        }
+        _ => resolve(path, store),
+    }
+}
+
 #[cfg(test)]
 mod tests;

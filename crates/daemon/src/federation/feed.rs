@@ -33,7 +33,15 @@ enum First {
     Looped,
 }
 
-pub(crate) async fn merged(fed: Arc<Federation>, uri: Uri) -> Response {
+/// `permit` is the subscriber's place among the front's feeds: held by
+/// the stream and by every reader thread, it is given back once the
+/// subscriber has left and the last reader has noticed.
+pub(crate) async fn merged(
+    fed: Arc<Federation>,
+    uri: Uri,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> Response {
+    let permit = Arc::new(permit);
     let pq = uri
         .path_and_query()
         .map_or("/api/feed", |p| p.as_str())
@@ -42,10 +50,13 @@ pub(crate) async fn merged(fed: Arc<Federation>, uri: Uri) -> Response {
     let mut firsts = Vec::new();
     for source in 0..fed.source_count() {
         let (first_tx, first_rx) = oneshot::channel();
-        let (fed, pq, tx) = (fed.clone(), pq.clone(), tx.clone());
+        let (fed, pq, tx, permit) = (fed.clone(), pq.clone(), tx.clone(), permit.clone());
         let spawned = std::thread::Builder::new()
             .name("peer-feed".into())
-            .spawn(move || follow(&fed, source, &pq, &tx, first_tx));
+            .spawn(move || {
+                follow(&fed, source, &pq, &tx, first_tx);
+                drop(permit);
+            });
         if spawned.is_ok() {
             firsts.push(first_rx);
         }
@@ -77,13 +88,16 @@ pub(crate) async fn merged(fed: Arc<Federation>, uri: Uri) -> Response {
         return (status, Json(body)).into_response();
     }
     let stop = fed.shutdown.clone();
-    let stream = futures_util::stream::unfold((rx, stop), |(mut rx, mut stop)| async move {
-        let e = tokio::select! {
-            e = rx.recv() => e,
-            _ = stop.wait_for(|s| *s) => None,
-        };
-        e.map(|e| (Ok::<_, Infallible>(e), (rx, stop)))
-    });
+    let stream = futures_util::stream::unfold(
+        (rx, stop, permit),
+        |(mut rx, mut stop, permit)| async move {
+            let e = tokio::select! {
+                e = rx.recv() => e,
+                _ = stop.wait_for(|s| *s) => None,
+            };
+            e.map(|e| (Ok::<_, Infallible>(e), (rx, stop, permit)))
+        },
+    );
     Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response()

@@ -1,9 +1,10 @@
 //! Queries across collectors (docs/federation.md): a distlogd given peers
 //! (`peers:` in the configuration, `--peer URL`) answers the query API with
 //! the union of its own store and its peers' stores, and merges their live
-//! feeds. Every source, this daemon's own store included, is asked over
-//! HTTP with [`FANOUT_HEADER`] set, so a peer answers from its own store
-//! only and a loop in the peers' configurations cannot recurse.
+//! feeds. Every source is asked with [`FANOUT_HEADER`] set (peers over
+//! HTTP, this daemon's own store through its own routes in process), so a
+//! peer answers from its own store only and a loop in the peers'
+//! configurations cannot recurse.
 //!
 //! ```text
 //! distlogd --store ./a --http 127.0.0.1:5081 --listen tcp://*:5010
@@ -12,8 +13,10 @@
 //! distlog --server http://127.0.0.1:5080 tasks
 //! ```
 
+mod deep;
 mod feed;
 mod ids;
+mod local;
 mod query;
 mod raw;
 mod source;
@@ -53,6 +56,13 @@ pub struct Federation {
     fanned_out: AtomicU64,
     /// Of those, answers marked partial (a peer failed).
     partial: AtomicU64,
+    /// Requests refused with 503 as the front was at its limits.
+    busy: AtomicU64,
+    calls: Arc<tokio::sync::Semaphore>,
+    feeds: Arc<tokio::sync::Semaphore>,
+    /// This daemon's own routes (without this layer), to ask its store in
+    /// process; until set, it is asked over loopback.
+    local: std::sync::OnceLock<axum::Router>,
     shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
@@ -65,6 +75,8 @@ pub(crate) struct Source {
     timed_out: AtomicU64,
     /// Answers that came from this daemon itself (a peer list pointing back).
     looped: AtomicU64,
+    /// Answers cut off past the per-answer cap or the request's budget.
+    too_big: AtomicU64,
 }
 
 impl Source {
@@ -76,9 +88,19 @@ impl Source {
             failed: AtomicU64::new(0),
             timed_out: AtomicU64::new(0),
             looped: AtomicU64::new(0),
+            too_big: AtomicU64::new(0),
         }
     }
 }
+
+/// Source calls (one blocking thread each, held up to the timeout) all
+/// fanned-out queries may have in flight: a request takes one per source
+/// it asks, and past this it is refused with 503. Well under tokio's 512
+/// blocking threads, so the store's own work always finds a thread.
+pub const MAX_SOURCE_CALLS: usize = 256;
+/// Live feed subscribers a front serves at once (each holds a thread and
+/// an upstream feed per source); past it, 503.
+pub const MAX_FEEDS: usize = 32;
 
 /// Checks and normalises peer URLs: `http://host:port`, no trailing slash.
 pub fn parse_peers(urls: &[String]) -> Result<Vec<String>> {
@@ -121,6 +143,7 @@ impl Federation {
         sources.extend(peers.into_iter().map(|p| Source::new(p.clone(), p)));
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .max_redirects(0)
             .timeout_global(Some(timeout))
             .build()
             .new_agent();
@@ -128,6 +151,7 @@ impl Federation {
         // live peer sends a keep-alive every 15 seconds.
         let feed_agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .max_redirects(0)
             .timeout_connect(Some(timeout))
             .timeout_recv_response(Some(timeout))
             .timeout_per_read(Some(Duration::from_secs(45)))
@@ -149,8 +173,17 @@ impl Federation {
             timeout,
             fanned_out: AtomicU64::new(0),
             partial: AtomicU64::new(0),
+            busy: AtomicU64::new(0),
+            calls: Arc::new(tokio::sync::Semaphore::new(MAX_SOURCE_CALLS)),
+            feeds: Arc::new(tokio::sync::Semaphore::new(MAX_FEEDS)),
+            local: std::sync::OnceLock::new(),
             shutdown,
         }
+    }
+
+    /// This daemon's own routes, for asking its store in process.
+    pub fn set_local(&self, routes: axum::Router) {
+        let _ = self.local.set(routes);
     }
 
     /// The `federation` part of `/api/stats`.
@@ -159,12 +192,14 @@ impl Federation {
             "timeout_seconds": self.timeout.as_secs_f64(),
             "fanned_out": self.fanned_out.load(Relaxed),
             "partial": self.partial.load(Relaxed),
+            "busy": self.busy.load(Relaxed),
             "peers": self.sources[1..].iter().map(|s| json!({
                 "peer": s.name,
                 "asked": s.asked.load(Relaxed),
                 "failed": s.failed.load(Relaxed),
                 "timed_out": s.timed_out.load(Relaxed),
                 "looped": s.looped.load(Relaxed),
+                "too_big": s.too_big.load(Relaxed),
             })).collect::<Vec<_>>(),
         })
     }
@@ -203,6 +238,18 @@ impl Federation {
             "peer_loops",
             "Answers from a peer that turned out to be this daemon",
             fam(|s| s.looped.load(Relaxed)),
+        );
+        registry.register(
+            "peer_answers_too_big",
+            "Peer answers cut off past the per-answer cap or the request's budget",
+            fam(|s| s.too_big.load(Relaxed)),
+        );
+        let busy = Counter::<u64>::default();
+        busy.inc_by(self.busy.load(Relaxed));
+        registry.register(
+            "federation_busy",
+            "Requests a front refused with 503 at its limits of queries or feeds",
+            busy,
         );
         let c = Counter::<u64>::default();
         c.inc_by(self.partial.load(Relaxed));
@@ -264,10 +311,25 @@ pub async fn layer(State(fed): State<Arc<Federation>>, req: Request, next: Next)
     match route(req.uri().path()) {
         Route::Local => next.run(req).await,
         Route::Query => {
+            // Every source call of the request is paid for up front, so a
+            // flood of queries is refused instead of queueing on threads.
+            let wanted = u32::try_from(fed.source_count()).unwrap_or(u32::MAX);
+            let Ok(_permit) = fed.calls.clone().try_acquire_many_owned(wanted) else {
+                return fed.busy(format!(
+                    "too many queries across collectors at once (at most {MAX_SOURCE_CALLS} peer calls in flight); try again shortly"
+                ));
+            };
             fed.fanned_out.fetch_add(1, Relaxed);
-            query::answer(fed, req.uri().clone()).await
+            query::answer(fed.clone(), req.uri().clone()).await
         }
-        Route::Feed => feed::merged(fed, req.uri().clone()).await,
+        Route::Feed => {
+            let Ok(permit) = fed.feeds.clone().try_acquire_owned() else {
+                return fed.busy(format!(
+                    "too many live feeds through this front (at most {MAX_FEEDS}); try again later or subscribe to a collector directly"
+                ));
+            };
+            feed::merged(fed, req.uri().clone(), permit).await
+        }
         Route::Stats => {
             with_json(next.run(req).await, |v| {
                 v["federation"] = fed.to_json();
@@ -290,6 +352,24 @@ pub async fn layer(State(fed): State<Arc<Federation>>, req: Request, next: Next)
             parts.headers.remove(axum::http::header::CONTENT_LENGTH);
             Response::from_parts(parts, axum::body::Body::from(merged))
         }
+    }
+}
+
+impl Federation {
+    /// A 503 for a request past the front's limits, counted.
+    fn busy(&self, message: String) -> Response {
+        use axum::response::IntoResponse as _;
+        self.busy.fetch_add(1, Relaxed);
+        let mut resp = (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({ "error": message })),
+        )
+            .into_response();
+        resp.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            HeaderValue::from_static("1"),
+        );
+        resp
     }
 }
 
@@ -349,5 +429,23 @@ mod tests {
             .and_then(|f| f.compile(std::path::Path::new("/tmp/x")))
             .expect_err("nothing to do");
         assert!(format!("{e:#}").contains("no sinks configured"), "{e:#}");
+    }
+
+    #[test]
+    fn peer_flags_make_a_file_without_sinks_a_front() {
+        let dir = std::env::temp_dir().join(format!("distlog-fedfix-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temp dir");
+        let file = dir.join("front.yml");
+        std::fs::write(&file, "http: 127.0.0.1:5080\n").expect("written");
+        let store = dir.join("store");
+        let plan =
+            crate::config::resolve_with_peers(Some(&file), &store, &["http://a:5080".to_owned()])
+                .expect("a front by its flags");
+        assert!(plan.sinks.is_empty());
+        assert_eq!(plan.peers.as_deref().map(<[String]>::len), Some(1));
+        let e = crate::config::resolve_with_peers(Some(&file), &store, &[])
+            .expect_err("no sinks, no peers");
+        assert!(format!("{e:#}").contains("no sinks configured"), "{e:#}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -11,14 +11,17 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::ids;
 use super::source::{Outcome, Reply};
 use super::tree;
 use super::Federation;
+use super::{deep, ids};
 
 /// As the store clamps them.
 const DEFAULT_LIMIT: u64 = 100;
 const MAX_LIMIT: u64 = 10_000;
+/// The furthest a front pages `/api/tasks`: each source is asked for
+/// `offset + limit` rows from the start, and gives at most `MAX_LIMIT`.
+const MAX_OFFSET: u64 = MAX_LIMIT;
 
 pub(crate) async fn answer(fed: Arc<Federation>, uri: Uri) -> Response {
     let path = uri.path().to_owned();
@@ -33,9 +36,9 @@ pub(crate) async fn answer(fed: Arc<Federation>, uri: Uri) -> Response {
     } else if let Some(id) = tail("/api/records/") {
         record(&fed, &id, &q).await
     } else if let Some(id) = tail("/api/tree/") {
-        whole_tree(&fed, &format!("/api/tree/{id}")).await
+        whole_raw(&fed, &format!("/api/tree/{id}"), Whole::Tree).await
     } else if let Some(id) = tail("/api/skeleton/") {
-        whole(&fed, &format!("/api/skeleton/{id}"), tree::merge_skeletons).await
+        whole_raw(&fed, &format!("/api/skeleton/{id}"), Whole::Skeleton).await
     } else if let Some(id) = tail("/api/scope/") {
         scope_page(&fed, &id, q).await
     } else if let Some(key) = tail("/api/path/") {
@@ -172,10 +175,13 @@ async fn tasks(fed: &Arc<Federation>, q: Params) -> Response {
         .num::<u64>("limit")
         .unwrap_or(DEFAULT_LIMIT)
         .clamp(1, MAX_LIMIT);
-    let offset = q.num::<u64>("offset").unwrap_or(0);
+    let offset = match task_offset(&q) {
+        Ok(o) => o,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
     let mut ask = q.clone();
     if q.get("limit").is_none_or(|l| l.parse::<u64>().is_ok()) {
-        ask.set("limit", (offset + limit).min(MAX_LIMIT));
+        ask.set("limit", offset.saturating_add(limit).min(MAX_LIMIT));
     }
     if q.get("offset").is_none_or(|o| o.parse::<u64>().is_ok()) {
         ask.set("offset", 0);
@@ -207,6 +213,18 @@ async fn tasks(fed: &Arc<Federation>, q: Params) -> Response {
         .take(limit as usize)
         .collect();
     finish(report, json!({ "tasks": page }))
+}
+
+/// `offset` of `/api/tasks` as a front can honour it. One that is not a
+/// number is left for the sources to refuse.
+fn task_offset(q: &Params) -> Result<u64, String> {
+    match q.num::<u64>("offset") {
+        Some(o) if o > MAX_OFFSET => Err(format!(
+            "offset {o}: a query front pages tasks up to offset {MAX_OFFSET} (each collector gives at most {MAX_LIMIT} rows); narrow the query (since, until, status, q) instead"
+        )),
+        Some(o) => Ok(o),
+        None => Ok(0),
+    }
 }
 
 async fn one_task(fed: &Arc<Federation>, root: &str) -> Response {
@@ -333,6 +351,9 @@ async fn records(fed: &Arc<Federation>, q: Params) -> Response {
     // goes on by its ids; the others by the time that record was created.
     let mut asks: Vec<(usize, String)> = Vec::new();
     let mut bound: Option<(usize, Value, bool)> = None;
+    // Sources not asked as the cursor's record could not be looked up:
+    // reported, so the answer says it is partial.
+    let mut skipped: Vec<Reply> = Vec::new();
     let cursor = [("after", true), ("before", false)]
         .into_iter()
         .find_map(|(k, after)| q.num::<i64>(k).map(|id| (k, id, after)));
@@ -371,10 +392,30 @@ async fn records(fed: &Arc<Federation>, q: Params) -> Response {
                 let mut at = json!({ "created": created, "id": id });
                 at["id"] = json!(id);
                 bound = Some((source, at, after));
+            } else if source < fed.source_count() {
+                let how = match &found {
+                    Some(r) => match &r.outcome {
+                        Outcome::Failed(_, why) => format!("{}: {why}", r.state()),
+                        _ => r.state().to_owned(),
+                    },
+                    None => "no answer".to_owned(),
+                };
+                let why = format!(
+                    "not asked: the cursor's record ({key}={id}) could not be looked up on {} ({how}), so where to go on from is unknown",
+                    fed.source_name(source)
+                );
+                for s in (0..fed.source_count()).filter(|s| *s != source) {
+                    skipped.push(Reply {
+                        source: s,
+                        outcome: Outcome::Failed("error", why.clone()),
+                    });
+                }
             }
         }
     }
-    let replies = fed.ask(asks).await;
+    let mut replies = fed.ask(asks).await;
+    replies.append(&mut skipped);
+    replies.sort_by_key(|r| r.source);
     let (oks, report) = match settle(fed, replies) {
         Ok(o) => o,
         Err(resp) => return *resp,
@@ -474,9 +515,16 @@ async fn record(fed: &Arc<Federation>, id: &str, q: &Params) -> Response {
 
 // ---- trees
 
-/// A tree held by one source (the rule) goes on as its text with the ids
-/// rewritten; one split across sources is merged.
-async fn whole_tree(fed: &Arc<Federation>, pq: &str) -> Response {
+#[derive(Clone, Copy)]
+enum Whole {
+    Tree,
+    Skeleton,
+}
+
+/// A tree or skeleton held by one source (the rule) goes on as its text
+/// (a tree's ids rewritten in it), never parsed, however deep; one split
+/// across sources is parsed and merged.
+async fn whole_raw(fed: &Arc<Federation>, pq: &str, what: Whole) -> Response {
     let mut replies = fed.ask_as(fed.all(pq), true).await;
     let raw: Vec<usize> = replies
         .iter()
@@ -497,8 +545,10 @@ async fn whole_tree(fed: &Arc<Federation>, pq: &str) -> Response {
             return error(StatusCode::INTERNAL_SERVER_ERROR, "lost an answer".into());
         };
         let extra = format!("\"partial\":{partial},\"peers\":{peers}");
-        let work =
-            tokio::task::spawn_blocking(move || super::raw::rewrite_tree(&bytes, source, &extra));
+        let work = tokio::task::spawn_blocking(move || match what {
+            Whole::Tree => super::raw::rewrite_tree(&bytes, source, &extra),
+            Whole::Skeleton => deep::append_fields(&bytes, &extra),
+        });
         return match work.await {
             Ok(Some(out)) => (
                 [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -508,31 +558,28 @@ async fn whole_tree(fed: &Arc<Federation>, pq: &str) -> Response {
             _ => error(
                 StatusCode::BAD_GATEWAY,
                 format!(
-                    "{} sent a tree that is not a JSON object",
+                    "{} sent an answer that is not a JSON object",
                     fed.source_name(source)
                 ),
             ),
         };
     }
-    // Several parts (or an error to settle): parsed, then as the others.
-    for r in &mut replies {
-        if let Outcome::Raw(bytes) = &r.outcome {
-            r.outcome = match serde_json::from_slice::<Value>(bytes) {
-                Ok(v) => Outcome::Ok(v),
-                Err(e) => Outcome::Failed("error", format!("HTTP 200, not JSON: {e}")),
-            };
-        }
-    }
-    merged_whole(fed, replies, tree::merge_trees).await
+    let merge = match what {
+        Whole::Tree => tree::merge_trees,
+        Whole::Skeleton => tree::merge_skeletons,
+    };
+    merged_whole(fed, replies, merge).await
 }
 
-async fn whole(
-    fed: &Arc<Federation>,
-    pq: &str,
-    merge: fn(Vec<(usize, Value)>) -> Value,
-) -> Response {
-    let replies = fed.ask_all(pq).await;
-    merged_whole(fed, replies, merge).await
+/// Parses the text answers (in the worker the merge runs in).
+fn parse_raw(mut r: Reply) -> Reply {
+    if let Outcome::Raw(bytes) = &r.outcome {
+        r.outcome = match deep::parse(bytes) {
+            Ok(v) => Outcome::Ok(v),
+            Err(e) => Outcome::Failed("error", format!("HTTP 200: {e}")),
+        };
+    }
+    r
 }
 
 async fn merged_whole(
@@ -540,24 +587,29 @@ async fn merged_whole(
     replies: Vec<Reply>,
     merge: fn(Vec<(usize, Value)>) -> Value,
 ) -> Response {
-    let (oks, report) = match settle(fed, replies) {
-        Ok(o) => o,
-        Err(resp) => return *resp,
-    };
-    // Trees run to tens of MiB: merged and written off the async workers.
+    // Trees run to tens of MiB and hundreds of levels: parsed, merged,
+    // written and dropped off the async workers, on a stack that holds
+    // the deepest tree the protocol allows.
+    let fed = fed.clone();
     let work = tokio::task::spawn_blocking(move || {
-        let mut body = merge(oks);
-        body["partial"] = json!(report.partial);
-        body["peers"] = report.peers;
-        serde_json::to_vec(&body)
+        deep::on_big_stack(move || {
+            let replies = replies.into_iter().map(parse_raw).collect();
+            let (oks, report) = settle(&fed, replies)?;
+            let mut body = merge(oks);
+            body["partial"] = json!(report.partial);
+            body["peers"] = report.peers;
+            Ok::<_, Box<Response>>(serde_json::to_vec(&body))
+        })
     });
     match work.await {
-        Ok(Ok(bytes)) => (
+        Ok(Ok(Ok(Ok(bytes)))) => (
             [(axum::http::header::CONTENT_TYPE, "application/json")],
             bytes,
         )
             .into_response(),
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("writing: {e}")),
+        Ok(Ok(Err(resp))) => *resp,
+        Ok(Ok(Ok(Err(e)))) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("writing: {e}")),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("merging: {e}")),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("merging: {e}")),
     }
 }
@@ -687,6 +739,16 @@ mod tests {
         );
         assert_eq!((&r["status"], &r["ended"]), (&json!("failed"), &json!(3.0)));
         assert_eq!((&r["records"], &r["failures"]), (&json!(7), &json!(1)));
+    }
+
+    #[test]
+    fn a_task_offset_past_what_a_front_can_page_is_refused() {
+        let e = task_offset(&Params::parse("offset=18446744073709551615")).expect_err("too far");
+        assert!(e.contains("up to offset 10000"), "{e}");
+        assert_eq!(task_offset(&Params::parse("offset=10000")), Ok(10_000));
+        assert_eq!(task_offset(&Params::parse("limit=5")), Ok(0));
+        // Not a number: the sources refuse it, as a collector would.
+        assert_eq!(task_offset(&Params::parse("offset=x")), Ok(0));
     }
 
     #[test]
