@@ -124,11 +124,22 @@ fn index(
     let decoded: Vec<Option<EntryRef<'_>>> = batch.iter().map(|p| decode(p).ok()).collect();
     let ok: Vec<bool> = decoded.iter().map(Option::is_some).collect();
     let entries: Vec<EntryRef<'_>> = decoded.into_iter().flatten().collect();
+    let last = entries.last().map(|e| e.id);
+    let count = entries.len();
+    let mut tokens: Vec<Vec<u64>> = entries.iter().map(EntryRef::search_tokens).collect();
     let mut delay = Duration::from_millis(50);
-    let tasks = loop {
+    // The catalogue commits and the records enter memory under the view's
+    // write lock: a query finds a task in the catalogue, then reads the
+    // view, so it waits here rather than see a listed task whose records
+    // are nowhere yet.
+    let held = loop {
+        let Ok(view) = inner.view.write() else {
+            break None;
+        };
         match catalog.apply(&entries, beats) {
-            Ok(t) => break t,
+            Ok(tasks) => break Some((view, tasks)),
             Err(e) => {
+                drop(view);
                 // The records are safe in the journal; until the catalogue
                 // takes them they wait here, and back-pressure builds.
                 inner
@@ -141,11 +152,8 @@ fn index(
             }
         }
     };
-    let last = entries.last().map(|e| e.id);
-    let count = entries.len();
-    let mut tokens: Vec<Vec<u64>> = entries.iter().map(EntryRef::search_tokens).collect();
     drop(entries);
-    if let Ok(mut view) = inner.view.write() {
+    if let Some((mut view, tasks)) = held {
         let mut tasks = tasks.into_iter();
         let mut tokens = tokens.drain(..);
         for (payload, ok) in batch.drain(..).zip(ok) {

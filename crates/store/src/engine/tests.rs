@@ -446,3 +446,49 @@ fn records_a_failed_write_left_twice_in_the_journal_are_replayed_once() {
         .expect("task");
     assert_eq!(task.records, 4);
 }
+
+#[test]
+fn a_task_the_catalogue_lists_always_has_its_tree_while_records_arrive() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store =
+        std::sync::Arc::new(Store::open_with(dir.path().join("s"), small(500)).expect("open"));
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            for t in 0..3000 {
+                for seq in 0..2 {
+                    let event = if seq == 0 {
+                        r#","scope_event": "open""#
+                    } else {
+                        ""
+                    };
+                    let r = rec(&format!("{seq}@task-{t}"), "step", event);
+                    store.append(&r, 1.0).expect("append");
+                }
+            }
+        })
+    };
+    let reader = store.reader().expect("reader");
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    while !writer.is_finished() {
+        for task in reader
+            .tasks(&TaskFilter::default(), 2.0)
+            .expect("tasks")
+            .iter()
+            .take(5)
+        {
+            checked += 1;
+            if reader.tree(&task.root, 2.0).expect("tree").is_none() {
+                missing.push(task.root.clone());
+            }
+        }
+    }
+    writer.join().expect("writer");
+    assert!(checked > 0);
+    assert!(
+        missing.is_empty(),
+        "listed but no tree ({} of {checked}): {missing:?}",
+        missing.len()
+    );
+}
