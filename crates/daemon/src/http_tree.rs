@@ -37,13 +37,54 @@ fn not_found(what: String) -> ApiError {
     ApiError(StatusCode::NOT_FOUND, what)
 }
 
-async fn skeleton(State(api): State<Api>, Path(id): Path<String>) -> ApiResult {
-    let (scope, _) = parse_any(&id).map_err(|e| bad("not a task id, scope id or key", e))?;
+/// The deepest `depth=` a skeleton call takes: more than any tree has
+/// levels, small enough to say plainly that a number is nonsense.
+const MAX_DEPTH: usize = 10_000;
+
+#[derive(serde::Deserialize)]
+struct SkeletonParams {
+    // Text, so that a bad number gets this API's JSON error, not axum's
+    // plain-text rejection.
+    depth: Option<String>,
+}
+
+/// The whole task's skeleton, whatever the id names (scripts and the CLI
+/// rely on it); with `?depth=N`, the skeleton of the scope a scope id names
+/// (the root's for a task id or key) down to N levels below it, the scopes
+/// past them counted in `more_scopes`.
+async fn skeleton(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    Query(p): Query<SkeletonParams>,
+) -> ApiResult {
+    let (scope, seq) = parse_any(&id).map_err(|e| bad("not a task id, scope id or key", e))?;
+    let depth = match p.depth.as_deref() {
+        None => None,
+        Some(text) => match text.parse::<usize>() {
+            Ok(d) if d <= MAX_DEPTH => Some(d),
+            _ => {
+                return Err(bad(
+                    "depth",
+                    format!("{text:?} is not a number of levels from 0 to {MAX_DEPTH}"),
+                ))
+            }
+        },
+    };
     let root = scope.root.clone();
-    let skel = api.query(move |r| Ok(r.skeleton(&root, now())?)).await?;
+    // A key names its task, as it did before scope ids were read here.
+    let path = if seq.is_some() || depth.is_none() {
+        Vec::new()
+    } else {
+        scope.path.clone()
+    };
+    let at = path.clone();
+    let skel = api
+        .query(move |r| Ok(r.skeleton_cut(&root, &at, depth, now())?))
+        .await?;
     match skel {
         Some(s) => Ok(Json(s).into_response()),
-        None => Err(not_found(format!("no records of task {}", scope.root))),
+        None if path.is_empty() => Err(not_found(format!("no records of task {}", scope.root))),
+        None => Err(not_found(format!("no scope {id}"))),
     }
 }
 
