@@ -183,10 +183,45 @@ fn a_depth_limited_skeleton_is_the_top_of_the_whole_one() {
         .collect();
     assert_eq!(deep_all, from_whole);
 
+    // At most 2 children a scope: the root keeps two batches.
+    let few = daemon.get("/api/skeleton/cut-task?children=2");
+    let mut kept = Vec::new();
+    scopes_of(&few["scope"], &mut kept);
+    let ids: Vec<&str> = kept.iter().map(|s| s.0.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "cut-task",
+            "cut-task/1",
+            "cut-task/1/1",
+            "cut-task/2",
+            "cut-task/2/1",
+            "cut-task/2/2",
+            "cut-task/2/2/1",
+        ]
+    );
+    assert_eq!(kept[0].4, 1, "the root's third batch is counted");
+    assert_eq!(kept[0].2, all[0].2, "the root counts its whole branch");
+    let few = daemon.get("/api/skeleton/cut-task/3?children=2");
+    let mut kept = Vec::new();
+    scopes_of(&few["scope"], &mut kept);
+    let ids: Vec<&str> = kept.iter().map(|s| s.0.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "cut-task/3",
+            "cut-task/3/1",
+            "cut-task/3/2",
+            "cut-task/3/2/1"
+        ]
+    );
+    assert_eq!(kept[0].4, 1, "batch 3's third item is counted");
+
     for (url, want) in [
         ("/api/skeleton/cut-task/9?depth=1", 404),
         ("/api/skeleton/cut-task?depth=nonsense", 400),
         ("/api/skeleton/cut-task?depth=99999", 400),
+        ("/api/skeleton/cut-task?children=-1", 400),
     ] {
         let (status, body) = daemon.get_status(url);
         assert_eq!(status, want, "{url}: {body}");

@@ -135,16 +135,18 @@ impl Reader {
     }
 
     /// The skeleton of the scope at `path` below task `root`'s (`[]`: the
-    /// root's), with its scopes down to `depth` levels below it: a scope at
-    /// the last level keeps its counts (of its whole branch) but not its
-    /// children, which it counts in `more_scopes`. A viewer paints the top
-    /// of a task of many scopes with it and asks again for a scope it
-    /// unfolds. `None` when the task or the scope is unknown.
+    /// root's), with its scopes down to `depth` levels below it, and at
+    /// most `children` child scopes of each (the first by start): a scope
+    /// keeps its counts (of its whole branch) and counts the child scopes
+    /// left out in `more_scopes`. A viewer paints the top of a task of many
+    /// scopes with it and asks again for a scope it unfolds. `None` when
+    /// the task or the scope is unknown.
     pub fn skeleton_cut(
         &self,
         root: &str,
         path: &[u32],
         depth: Option<usize>,
+        children: Option<usize>,
         now: f64,
     ) -> Result<Option<Skeleton>, StoreError> {
         let Some(mut skel) = self.skeleton(root, now)? else {
@@ -159,8 +161,12 @@ impl Reader {
             };
             at = at.children.swap_remove(i);
         }
-        if let Some(depth) = depth {
-            cut(&mut at, depth);
+        if depth.is_some() || children.is_some() {
+            cut(
+                &mut at,
+                depth.unwrap_or(usize::MAX),
+                children.unwrap_or(usize::MAX),
+            );
         }
         skel.scope = at;
         Ok(Some(skel))
@@ -243,16 +249,17 @@ impl Reader {
     }
 }
 
-/// Drops the scopes more than `depth` levels below `scope`, counting each
-/// dropped level's first scopes in its parent's `more_scopes`.
-fn cut(scope: &mut ScopeSummary, depth: usize) {
-    if depth == 0 {
-        scope.more_scopes += scope.children.len();
-        scope.children = Vec::new();
-        return;
+/// Drops the scopes more than `depth` levels below `scope` and the child
+/// scopes of each past the first `children`, counting what each scope lost
+/// of its own children in its `more_scopes`.
+fn cut(scope: &mut ScopeSummary, depth: usize, children: usize) {
+    let keep = if depth == 0 { 0 } else { children };
+    if scope.children.len() > keep {
+        scope.more_scopes += scope.children.len() - keep;
+        scope.children.truncate(keep);
     }
     for c in &mut scope.children {
-        cut(c, depth - 1);
+        cut(c, depth - 1, children);
     }
 }
 
