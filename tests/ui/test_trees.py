@@ -19,7 +19,7 @@ from typing import Any
 import test_web_ui
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from test_web_ui import client_script, shot, tree_rows, visible_text, wait
+from test_web_ui import client_script, row, shot, tree_rows, visible_text, wait
 
 from conftest import PATIENCE, Daemon, run_python
 
@@ -192,6 +192,55 @@ def test_a_paged_tree_paints_scopes_first_and_unfolds_a_scope_page_by_page(
         ("record", "big"),
         ("record", "job"),
     ]
+
+
+def test_a_cut_skeleton_loads_subscopes_when_a_scope_is_unfolded(
+    page: WebDriver, daemon: Daemon, tmp_path: Path
+) -> None:
+    # job > 3 batches > 3 items each > one part each, all succeeded.
+    script = client_script(
+        daemon,
+        """
+        with distlog.task('job'):
+            for b in range(3):
+                with distlog.to('batch %d' % b):
+                    for i in range(3):
+                        with distlog.to('item %d.%d' % (b, i)):
+                            with distlog.to('part %d.%d' % (b, i)):
+                                logging.info('work %d.%d', b, i)
+        """,
+    )
+    run_python(tmp_path, "nested.py", script)
+    # job, 3 batches, 9 items, 9 parts: open and close each, 9 records.
+    daemon.wait_stored(2 * (1 + 3 + 9 + 9) + 9)
+    root = root_of(daemon)
+    # Two levels and two scopes of each: batch 2, the items 2 and the
+    # parts come later.
+    page.get(f"{daemon.server}/tasks/{root}?paged=1&children=2")
+    wait(page, "the top of the skeleton", lambda d: any(r["message"] == "batch 1" for r in tree_rows(d)))
+    # The "1 more scope" line below the root is on screen: batch 2 is read.
+    wait(page, "the root's third batch", lambda d: any(r["message"] == "batch 2" for r in tree_rows(d)))
+    loaded = int(page.execute_script("return Number(document.body.dataset.subscopesLoaded || 0)"))
+    assert loaded >= 1, "batch 2 came with a call of its own"
+
+    row(page, "batch 0").click()
+    wait(page, "batch 0's items", lambda d: any(r["message"] == "item 0.2" for r in tree_rows(d)))
+    assert not any(r["message"] == "part 0.0" for r in tree_rows(page)), "item 0.0 is folded"
+    item = row(page, "item 0.0")
+    skel = get_json(daemon, f"/api/skeleton/{root}")
+    item00 = skel["scope"]["children"][0]["children"][0]
+    # Its own opening and closing records and its part's three.
+    assert item00["total_records"] == 5
+    assert item.find_element(By.CSS_SELECTOR, ".count").text == "5", "the branch's records, cut or not"
+    item.click()
+    wait(page, "item 0.0's own scope", lambda d: any(r["message"] == "part 0.0" for r in tree_rows(d)))
+    assert int(page.execute_script("return Number(document.body.dataset.subscopesLoaded)")) > loaded
+    shot(page, "paged-cut-unfolded")
+    # What is drawn is the whole skeleton's: item 0.0's scopes in order.
+    assert [c["message"] for c in item00["children"]] == ["part 0.0"]
+    rows = [(r["depth"], r["message"]) for r in tree_rows(page)]
+    at = rows.index((2, "item 0.0"))
+    assert rows[at + 1] == (3, "part 0.0"), rows
 
 
 def test_the_timeline_draws_bars_by_start_time_and_a_failed_scope_red(

@@ -37,13 +37,58 @@ fn not_found(what: String) -> ApiError {
     ApiError(StatusCode::NOT_FOUND, what)
 }
 
-async fn skeleton(State(api): State<Api>, Path(id): Path<String>) -> ApiResult {
-    let (scope, _) = parse_any(&id).map_err(|e| bad("not a task id, scope id or key", e))?;
+/// The deepest `depth=` a skeleton call takes: more than any tree has
+/// levels, small enough to say plainly that a number is nonsense.
+const MAX_DEPTH: usize = 10_000;
+
+#[derive(serde::Deserialize)]
+struct SkeletonParams {
+    // Text, so that a bad number gets this API's JSON error, not axum's
+    // plain-text rejection.
+    depth: Option<String>,
+    children: Option<String>,
+}
+
+/// `text` as a number from 0 to `max`, or this API's error for `what`.
+fn count(what: &str, text: Option<&str>, max: usize) -> Result<Option<usize>, ApiError> {
+    let Some(text) = text else { return Ok(None) };
+    match text.parse::<usize>() {
+        Ok(n) if n <= max => Ok(Some(n)),
+        _ => Err(bad(
+            what,
+            format!("{text:?} is not a number from 0 to {max}"),
+        )),
+    }
+}
+
+/// The whole task's skeleton, whatever the id names (scripts and the CLI
+/// rely on it); with `?depth=N`, the skeleton of the scope a scope id names
+/// (the root's for a task id or key) down to N levels below it, and with
+/// `?children=K` at most K child scopes of each; the scopes left out are
+/// counted in their parent's `more_scopes`.
+async fn skeleton(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    Query(p): Query<SkeletonParams>,
+) -> ApiResult {
+    let (scope, seq) = parse_any(&id).map_err(|e| bad("not a task id, scope id or key", e))?;
+    let depth = count("depth", p.depth.as_deref(), MAX_DEPTH)?;
+    let children = count("children", p.children.as_deref(), usize::MAX)?;
     let root = scope.root.clone();
-    let skel = api.query(move |r| Ok(r.skeleton(&root, now())?)).await?;
+    // A key names its task, as it did before scope ids were read here.
+    let path = if seq.is_some() || (depth.is_none() && children.is_none()) {
+        Vec::new()
+    } else {
+        scope.path.clone()
+    };
+    let at = path.clone();
+    let skel = api
+        .query(move |r| Ok(r.skeleton_cut(&root, &at, depth, children, now())?))
+        .await?;
     match skel {
         Some(s) => Ok(Json(s).into_response()),
-        None => Err(not_found(format!("no records of task {}", scope.root))),
+        None if path.is_empty() => Err(not_found(format!("no records of task {}", scope.root))),
+        None => Err(not_found(format!("no scope {id}"))),
     }
 }
 

@@ -47,7 +47,17 @@ pub struct ScopeSummary {
     pub errors: usize,
     /// Failed scopes here and below.
     pub failures: usize,
+    /// Child scopes left out of `children` by a depth-limited skeleton
+    /// ([`Reader::skeleton_cut`]); absent from the answer when none are.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub more_scopes: usize,
     pub children: Vec<ScopeSummary>,
+}
+
+// A reference is what serde's `skip_serializing_if` hands over.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// One page of a scope's records, in the tree's order (by seq, then id).
@@ -122,6 +132,44 @@ impl Reader {
             scopes,
             scope,
         }))
+    }
+
+    /// The skeleton of the scope at `path` below task `root`'s (`[]`: the
+    /// root's), with its scopes down to `depth` levels below it, and at
+    /// most `children` child scopes of each (the first by start): a scope
+    /// keeps its counts (of its whole branch) and counts the child scopes
+    /// left out in `more_scopes`. A viewer paints the top of a task of many
+    /// scopes with it and asks again for a scope it unfolds. `None` when
+    /// the task or the scope is unknown.
+    pub fn skeleton_cut(
+        &self,
+        root: &str,
+        path: &[u32],
+        depth: Option<usize>,
+        children: Option<usize>,
+        now: f64,
+    ) -> Result<Option<Skeleton>, StoreError> {
+        let Some(mut skel) = self.skeleton(root, now)? else {
+            return Ok(None);
+        };
+        let mut at = skel.scope;
+        let mut want = String::new();
+        for n in path {
+            want.push_str(&format!("/{n}"));
+            let Some(i) = at.children.iter().position(|c| c.path == want) else {
+                return Ok(None);
+            };
+            at = at.children.swap_remove(i);
+        }
+        if depth.is_some() || children.is_some() {
+            cut(
+                &mut at,
+                depth.unwrap_or(usize::MAX),
+                children.unwrap_or(usize::MAX),
+            );
+        }
+        skel.scope = at;
+        Ok(Some(skel))
     }
 
     /// A page of at most `limit` records of scope `path` (`""` or `/1/3`)
@@ -201,6 +249,20 @@ impl Reader {
     }
 }
 
+/// Drops the scopes more than `depth` levels below `scope` and the child
+/// scopes of each past the first `children`, counting what each scope lost
+/// of its own children in its `more_scopes`.
+fn cut(scope: &mut ScopeSummary, depth: usize, children: usize) {
+    let keep = if depth == 0 { 0 } else { children };
+    if scope.children.len() > keep {
+        scope.more_scopes += scope.children.len() - keep;
+        scope.children.truncate(keep);
+    }
+    for c in &mut scope.children {
+        cut(c, depth - 1, children);
+    }
+}
+
 fn canonical(path: &str) -> String {
     parse_path(path).iter().map(|n| format!("/{n}")).collect()
 }
@@ -238,6 +300,7 @@ fn summarise(
         process: node.process,
         foreign: node.foreign,
         context: node.context,
+        more_scopes: 0,
         children,
     }
 }

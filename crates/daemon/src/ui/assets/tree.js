@@ -8,7 +8,7 @@
 // a fetch takes) and what was folded, unfolded and selected is kept.
 
 import { details } from './details.js';
-import { PAGE, PAGED_OVER, buildSkeleton, carryPages, loadScopePage, moreRow } from './paged.js';
+import { FIRST_CHILDREN, FIRST_DEPTH, PAGE, PAGED_OVER, buildSkeleton, carryPages, loadScopePage, loadSubscopes, moreRow } from './paged.js';
 import { Timeline } from './timeline.js';
 import {
   ApiError,
@@ -54,6 +54,7 @@ class Line {
 
   get ident() {
     if (this.kind === 'more') return `m:${this.data.id}`;
+    if (this.kind === 'scopes') return `n:${this.data.id}`;
     return this.kind === 'scope' ? `s:${this.data.id}` : `r:${this.data.id}`;
   }
 }
@@ -287,7 +288,7 @@ export class TreeView {
       const early =
         this.query.get('paged') === '0'
           ? null
-          : api(`/api/skeleton/${encodeURIComponent(this.rootId)}`).catch((e) => e);
+          : api(this.firstSkeletonUrl()).catch((e) => e);
       const t = await this.fetchTask();
       performance.mark('distlog:task-fetched');
       await this.fetchTree(t, early);
@@ -301,6 +302,50 @@ export class TreeView {
     const runningLong = t.status === 'running' && since > 15000;
     if ((stale || runningLong) && since >= 3 * this.lastFetchMs) await this.fetchTree(t);
     else this.renderHead();
+  }
+
+  /** The first paint's skeleton: the top levels and a screenful of each
+   *  level's scopes, however many scopes the task has (`?children=N` in the
+   *  page's URL: another number, tests use small ones). A URL that names a
+   *  scope or key gets the whole skeleton, which has the path to it. */
+  firstSkeletonUrl() {
+    const whole = `/api/skeleton/${encodeURIComponent(this.rootId)}`;
+    if (this.id !== this.rootId) return whole;
+    const children = String(Number(this.query.get('children')) || FIRST_CHILDREN);
+    return `${whole}?${new URLSearchParams({ depth: String(FIRST_DEPTH), children })}`;
+  }
+
+  /** A cut skeleton (the first paint's) is fetched whole before what needs
+   *  every scope: the timeline, next error, find. */
+  async ensureWhole() {
+    if (this.model && this.model.cut && !this.fetching) await this.fetchTree(this.task);
+  }
+
+  /** Paged: reads the subscopes `line` was cut from and draws them. */
+  async loadSubscopes(line) {
+    if (line.loadingScopes || line.scopesError || !line.moreScopes) return;
+    line.loadingScopes = true;
+    const model = this.model;
+    const t0 = performance.now();
+    try {
+      await loadSubscopes(model, line);
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      line.scopesError = e.message;
+    } finally {
+      line.loadingScopes = false;
+    }
+    // A skeleton fetched whole meanwhile has this scope's lines already.
+    if (model !== this.model) return;
+    this.settleDefaults();
+    this.flatten();
+    this.paint();
+    requestAnimationFrame(() =>
+      setTimeout(() => {
+        performance.measure('distlog:unfold-scopes', { start: t0, duration: performance.now() - t0 });
+        document.body.dataset.subscopesLoaded = String(Number(document.body.dataset.subscopesLoaded || 0) + 1);
+      }, 0),
+    );
   }
 
   /** The task's row, or null while the daemon has none. */
@@ -334,7 +379,7 @@ export class TreeView {
       if (this.paged && early) {
         tree = await early;
         if (tree instanceof Error) throw tree;
-      } else if (this.paged) tree = await api(`/api/skeleton/${encodeURIComponent(this.rootId)}`);
+      } else if (this.paged) tree = await api(this.model ? `/api/skeleton/${encodeURIComponent(this.rootId)}` : this.firstSkeletonUrl());
       else tree = await api(`/api/tree/${encodeURIComponent(this.model ? this.rootId : this.id)}`);
     } catch (e) {
       if (e instanceof ApiError && (e.status === 404 || e.status === 400)) {
@@ -366,8 +411,9 @@ export class TreeView {
     if (early && this.paged && t && tree.records !== t.records) this.signature = null;
     const r = this.model.root.data;
     if (this.selected && !this.model.byIdent.has(this.selected)) this.selected = null;
-    this.problemBtn.hidden = this.model.problems.length === 0;
-    this.problemBtn.textContent = `next error (${this.model.problems.length})`;
+    // A cut skeleton knows its failures by count only, until fetched whole.
+    this.problemBtn.hidden = this.model.cut ? !this.model.root.trouble : this.model.problems.length === 0;
+    this.problemBtn.textContent = this.model.cut ? 'next error' : `next error (${this.model.problems.length})`;
     if (first) {
       document.title = `${r.message ?? this.rootId} · distlog`;
       if (this.paged) await this.focusPaged();
@@ -477,6 +523,12 @@ export class TreeView {
   // -- timeline -----------------------------------------------------------
 
   toggleTimeline(on = !this.timeline.shown) {
+    if (on && this.model && this.model.cut) {
+      this.ensureWhole().then(() => {
+        if (!this.model.cut) this.toggleTimeline(on);
+      });
+      return;
+    }
     this.timeline.show(on);
     this.scroller.hidden = on;
     const btn = this.toolbar.querySelector('[data-action="timeline"]');
@@ -527,6 +579,7 @@ export class TreeView {
     // Paged: the records are asked for now, not when the next frame
     // draws the open scope (a frame's wait before the request).
     if (open && this.paged && !line.loaded && !line.loadError && line.data.records > 0) this.loadScope(line);
+    if (open && this.paged && line.moreScopes && !line.subs.length) this.loadSubscopes(line);
     this.flatten();
     this.paint();
   }
@@ -624,6 +677,8 @@ export class TreeView {
         const l = this.rows[i];
         if (l.kind === 'scope' && !l.loaded && !l.loadError && this.isOpen(l) && l.data.records > 0) this.loadScope(l);
         else if (l.kind === 'more' && !l.parent.loading) this.loadScope(l.parent, { more: true });
+        if (l.kind === 'scope' && l.moreScopes && !l.subs.length && this.isOpen(l)) this.loadSubscopes(l);
+        else if (l.kind === 'scopes') this.loadSubscopes(l.parent);
       }
     }
     const sel = this.model.byIdent.get(this.selected);
@@ -647,7 +702,7 @@ export class TreeView {
       dataset: { row: String(i), ident: l.ident, kind: l.kind },
     };
     let row;
-    if (l.kind === 'more') {
+    if (l.kind === 'more' || l.kind === 'scopes') {
       row = moreRow(l, attrs);
     } else if (l.kind === 'scope') {
       const open = this.isOpen(l);
@@ -779,6 +834,10 @@ export class TreeView {
       this.loadScope(line.parent, { more: true });
       return;
     }
+    if (line.kind === 'scopes') {
+      this.loadSubscopes(line.parent);
+      return;
+    }
     if (line.kind === 'record') {
       this.select(line, { reveal: false });
       this.showDetails(line);
@@ -902,6 +961,12 @@ export class TreeView {
   }
 
   nextProblem(dir) {
+    if (this.model.cut) {
+      this.ensureWhole().then(() => {
+        if (!this.model.cut) this.nextProblem(dir);
+      });
+      return;
+    }
     this.jumpTo(this.model.problems, dir);
   }
 
@@ -909,6 +974,12 @@ export class TreeView {
 
   find({ keep = false } = {}) {
     const text = this.findIn.value.trim().toLowerCase();
+    if (text && this.model && this.model.cut) {
+      this.ensureWhole().then(() => {
+        if (!this.model.cut) this.find({ keep });
+      });
+      return;
+    }
     this.matches = [];
     this.matchSet = null;
     if (text && this.model) {
