@@ -135,9 +135,7 @@ impl Intake {
                 pipeline = self.switch.current();
             }
             if topic.kind == Kind::Heartbeat {
-                self.heartbeat(&body, &pipeline);
-                // Collectors behind JetStream need them too.
-                crate::jetstream::heartbeats::forward(&topic, &body);
+                self.heartbeat(&topic, &body, &pipeline);
                 continue;
             }
             let decoded = decode(topic, &body, &self.limits);
@@ -162,13 +160,17 @@ impl Intake {
 
     /// A heartbeat: its process is alive, so its open scopes stay running.
     /// Not a record: it goes to no sink, only to the stores' process table.
-    fn heartbeat(&self, body: &[u8], pipeline: &Pipeline) {
+    fn heartbeat(&self, topic: &Topic, body: &[u8], pipeline: &Pipeline) {
         match decode_heartbeat(body, &self.limits) {
             Ok(beat) => {
                 self.stats.heartbeats.fetch_add(1, Relaxed);
                 let at = now();
-                for store in pipeline.sinks.iter().filter_map(|s| s.store()) {
-                    store.heartbeat(&beat.hostname, beat.process, at);
+                for sink in &pipeline.sinks {
+                    if let Some(store) = sink.store() {
+                        store.heartbeat(&beat.hostname, beat.process, at);
+                    }
+                    // Collectors behind a jetstream sink need them too.
+                    sink.heartbeat(topic, body);
                 }
             }
             Err(err) => self.stats.reject(&err, ""),

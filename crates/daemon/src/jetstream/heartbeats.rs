@@ -5,7 +5,7 @@
 //! would hand each heartbeat to one only).
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use distlog_proto::{decode_heartbeat, Limits, Topic};
@@ -13,49 +13,25 @@ use futures_util::StreamExt as _;
 
 use super::system_token;
 use crate::pipeline::Switch;
+use crate::sinks::Heartbeats;
 use crate::stats::Stats;
 use crate::storage::now;
 
 /// The subject prefix of heartbeats, outside the stream's `distlog.>`.
 pub const PREFIX: &str = "distlog-heartbeats";
 
-/// A running jetstream sink's way to publish, held by its worker.
-pub struct Forwarder {
-    pub client: async_nats::Client,
-    pub runtime: tokio::runtime::Handle,
-}
-
-static FORWARDERS: Mutex<Vec<Weak<Forwarder>>> = Mutex::new(Vec::new());
-
-/// Lists `f` for [`forward`] for as long as it lives.
-pub fn register(f: &Arc<Forwarder>) {
-    if let Ok(mut all) = FORWARDERS.lock() {
-        all.retain(|w| w.strong_count() > 0);
-        all.push(Arc::downgrade(f));
-    }
-}
-
-/// Publishes a heartbeat the intake received through every running
-/// jetstream sink, without waiting: a heartbeat comes every few seconds
+/// Publishes the heartbeats the intake receives through a jetstream
+/// sink's connection, without waiting: a heartbeat comes every few seconds
 /// per process, and one lost is made up by the next.
-pub fn forward(topic: &Topic, body: &[u8]) {
-    let live: Vec<Arc<Forwarder>> = match FORWARDERS.lock() {
-        Ok(all) => all.iter().filter_map(Weak::upgrade).collect(),
-        Err(_) => return,
-    };
-    if live.is_empty() {
-        return;
-    }
-    let subject = format!("{PREFIX}.{}", system_token(topic.system));
-    let payload = Bytes::copy_from_slice(body);
-    for f in live {
-        let client = f.client.clone();
-        let subject = subject.clone();
-        let payload = payload.clone();
-        f.runtime.spawn(async move {
+pub fn forwarder(client: async_nats::Client, runtime: tokio::runtime::Handle) -> Heartbeats {
+    Box::new(move |topic: &Topic, body: &[u8]| {
+        let subject = format!("{PREFIX}.{}", system_token(topic.system));
+        let payload = Bytes::copy_from_slice(body);
+        let client = client.clone();
+        runtime.spawn(async move {
             let _ = client.publish(subject, payload).await;
         });
-    }
+    })
 }
 
 /// Receives heartbeats for as long as the source runs, and tells the

@@ -15,7 +15,7 @@ mod runner;
 mod store;
 pub(crate) mod units;
 
-pub use runner::{SinkHandle, Threads};
+pub use runner::{Heartbeats, SinkHandle, Threads};
 
 use std::path::Path;
 use std::sync::Arc;

@@ -136,10 +136,16 @@ pub struct SinkHandle {
     /// Figures of the sink's own, shown under its type's name in its
     /// `/api/stats` entry (an `otlp` sink's exports and retries).
     report: OnceLock<Report>,
+    /// Passes on the heartbeats the intake receives (a `jetstream` sink's
+    /// collectors need them too); set once, at the sink's start.
+    heartbeats: OnceLock<Heartbeats>,
 }
 
 /// A sink's own figures, as JSON.
 pub type Report = Box<dyn Fn() -> Value + Send + Sync>;
+
+/// What a sink does with a heartbeat: its topic and body as received.
+pub type Heartbeats = Box<dyn Fn(&distlog_proto::Topic, &[u8]) + Send + Sync>;
 
 impl SinkHandle {
     pub fn deliver(&self, record: &Arc<Routed>) {
@@ -212,6 +218,7 @@ impl SinkHandle {
             // The store closes when its last handle goes (see sinks/store).
             closer: Mutex::new(None),
             report: OnceLock::new(),
+            heartbeats: OnceLock::new(),
         }
     }
 
@@ -227,6 +234,18 @@ impl SinkHandle {
     /// Sets the sink's own figures; once, at its start.
     pub fn set_report(&self, report: Report) {
         let _ = self.report.set(report);
+    }
+
+    /// Sets what the sink does with heartbeats; once, at its start.
+    pub fn set_heartbeats(&self, heartbeats: Heartbeats) {
+        let _ = self.heartbeats.set(heartbeats);
+    }
+
+    /// Hands a heartbeat to the sink, if it takes them.
+    pub fn heartbeat(&self, topic: &distlog_proto::Topic, body: &[u8]) {
+        if let Some(pass) = self.heartbeats.get() {
+            pass(topic, body);
+        }
     }
 
     /// A live subscription, for feed sinks.
@@ -246,6 +265,7 @@ impl SinkHandle {
             input: Input::Feed(tx),
             closer: Mutex::new(None),
             report: OnceLock::new(),
+            heartbeats: OnceLock::new(),
         }
     }
 
@@ -393,6 +413,7 @@ pub fn spawn(
         input: Input::Queue(tx, when_full, budget),
         closer: Mutex::new(Some(closer)),
         report: OnceLock::new(),
+        heartbeats: OnceLock::new(),
     }))
 }
 

@@ -19,7 +19,6 @@ use serde::Deserialize;
 use super::runner::{self, Lost, SinkHandle, StopSignal, Threads, Worker};
 use super::units::parse_duration;
 use super::{QueueConfig, SinkConfig, WhenFull};
-use crate::jetstream::heartbeats::{register as register_heartbeats, Forwarder};
 use crate::jetstream::{
     ensure_stream, subject, validate_url, Counters, StreamConfig, TOPIC_HEADER,
 };
@@ -106,8 +105,6 @@ struct JetStreamWorker {
     in_flight: usize,
     ack_timeout: Duration,
     counters: Arc<Counters>,
-    /// Listed for the intake's heartbeats while this sink runs.
-    _heartbeats: Arc<Forwarder>,
     /// Unique to this run of this sink, so ids never repeat across restarts.
     id_prefix: String,
     next_id: u64,
@@ -329,13 +326,9 @@ pub fn start(
         .timeout(ack_timeout)
         .build(client);
     drop(_runtime);
-    let heartbeats = Arc::new(Forwarder {
-        client: js.client(),
-        runtime: rt.handle().clone(),
-    });
-    register_heartbeats(&heartbeats);
+    // The intake's heartbeats go out on this sink's connection.
+    let heartbeats = crate::jetstream::heartbeats::forwarder(js.client(), rt.handle().clone());
     let worker = JetStreamWorker {
-        _heartbeats: heartbeats,
         rt,
         js,
         stream: c.stream.clone().unwrap_or_default(),
@@ -350,12 +343,14 @@ pub fn start(
         gave_up: false,
         stop: None,
     };
-    runner::spawn(
+    let handle = runner::spawn(
         name,
         config,
         c.queue.as_ref(),
         (DEFAULT_QUEUE, WhenFull::Drop),
         worker,
         threads,
-    )
+    )?;
+    handle.set_heartbeats(heartbeats);
+    Ok(handle)
 }
