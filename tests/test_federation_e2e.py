@@ -282,6 +282,33 @@ def test_a_slow_peer_times_out_and_the_answer_goes_out_without_it(tmp_path: Path
         silent.close()
 
 
+def test_peer_flags_alone_make_a_config_without_sinks_a_query_front(tmp_path: Path) -> None:
+    config = tmp_path / "front.yml"
+    config.write_text("sinks: {}\n")
+    check = [str(BIN_DIR / "distlogd"), "--check-config", str(config)]
+    alone = subprocess.run(check, capture_output=True, text=True, timeout=PATIENCE)
+    assert "no sinks configured" in alone.stderr, alone.stderr
+    a = Daemon(tmp_path / "a")
+    front = None
+    try:
+        with_peer = subprocess.run(
+            [*check, "--peer", a.server], capture_output=True, text=True, timeout=PATIENCE
+        )
+        assert "no sinks configured" not in with_peer.stderr, with_peer.stderr
+        front = Daemon(tmp_path / "front", "--config", str(config), "--peer", a.server)
+        run_python(tmp_path, "program.py", PROGRAM, "job", a.intake, a.intake)
+        a.wait_stored(2 * PER_TASK)
+        answer = get(front, "/api/tasks")
+        assert [t["message"] for t in answer["tasks"]] == ["job"]
+        assert [p["state"] for p in answer["peers"]][-1] == "ok"
+        # A front stores nothing of its own: what it lists came from a.
+        assert not (tmp_path / "front").exists()
+    finally:
+        if front is not None:
+            front.stop()
+        a.stop()
+
+
 def free_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
