@@ -233,6 +233,23 @@ impl Pipeline {
     }
 
     pub fn route(&self, routed: &Arc<Routed>) {
+        self.on_current(&|p| p.deliver(routed));
+    }
+
+    /// Decides held tasks that are due (grace or timeout passed). The
+    /// intake calls it while idle; busy, routing does it by itself.
+    pub fn tick(&self) {
+        self.on_current(&|p| {
+            if let Some(tail) = &p.tail {
+                for d in tail.expire() {
+                    p.release(d);
+                }
+            }
+        });
+    }
+
+    /// Runs `work` here, or on the pipeline that replaced this one.
+    fn on_current(&self, work: &dyn Fn(&Pipeline)) {
         // SeqCst on both sides: either `retire` sees this route running
         // and waits for it, or this route sees the pipeline retired.
         self.active.fetch_add(1, Ordering::SeqCst);
@@ -240,36 +257,11 @@ impl Pipeline {
         if self.retired.load(Ordering::SeqCst) {
             drop(routing);
             if let Some(next) = self.successor.get() {
-                next.route(routed);
+                next.on_current(work);
             }
             return;
         }
-        self.deliver(routed);
-    }
-
-    /// Decides held tasks that are due (grace or timeout passed). The
-    /// intake calls it while idle; busy, routing does it by itself.
-    pub fn tick(&self) {
-        let Some(tail) = &self.tail else {
-            if self.retired.load(Ordering::SeqCst) {
-                if let Some(next) = self.successor.get() {
-                    next.tick();
-                }
-            }
-            return;
-        };
-        self.active.fetch_add(1, Ordering::SeqCst);
-        let routing = Routing(&self.active);
-        if self.retired.load(Ordering::SeqCst) {
-            drop(routing);
-            if let Some(next) = self.successor.get() {
-                next.tick();
-            }
-            return;
-        }
-        for d in tail.expire() {
-            self.release(d);
-        }
+        work(self);
     }
 
     /// Hands over to `next`, waits for routes still delivering here, then
